@@ -1,0 +1,50 @@
+"""A one-line live display of a trial, shown only when stderr is a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class TrialProgress:
+  """Step, steps/s, submission time vs budget and last validation metric vs target."""
+
+  _REFRESH_SEC = 0.5
+
+  def __init__(self, name: str, budget_sec: float, metric: str, target: float,
+               enabled: bool | None = None, stream=None):
+    self._stream = stream or sys.stderr
+    self._enabled = self._stream.isatty() if enabled is None else enabled
+    self._name, self._budget, self._metric, self._target = name, budget_sec, metric, target
+    self._last_draw = 0.0
+    self._last_value = None
+    self._rate_start: tuple[int, float] | None = None
+    self._line = ''
+
+  def step(self, global_step: int, submission_time: float) -> None:
+    if not self._enabled:
+      return
+    now = time.perf_counter()
+    if self._rate_start is None:
+      self._rate_start = (global_step, submission_time)
+    if now - self._last_draw < self._REFRESH_SEC:
+      return
+    self._last_draw = now
+    first_step, first_time = self._rate_start
+    elapsed = submission_time - first_time
+    rate = (global_step - first_step) / elapsed if elapsed > 0 else 0.0
+    value = '—' if self._last_value is None else f'{self._last_value:.4g}'
+    self._line = (f'{self._name}: step {global_step} | {rate:.1f} steps/s | '
+                  f'{submission_time:.1f}/{self._budget:.0f} s | '
+                  f'validation/{self._metric} {value} (target {self._target:.4g})')
+    self._stream.write('\r' + self._line + '\x1b[K')
+    self._stream.flush()
+
+  def evaluated(self, validation_value: float | None) -> None:
+    self._last_value = validation_value
+    self._last_draw = 0.0
+
+  def close(self) -> None:
+    if self._enabled and self._line:
+      self._stream.write('\n')
+      self._stream.flush()

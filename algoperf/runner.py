@@ -1,0 +1,389 @@
+"""One trial: a submission trained on a workload under the submission clock (DESIGN rules 1-8).
+
+`run_trial` is a plain function of its inputs: set-up (untimed), the timed loop, untimed
+evaluations, logs and checkpoints. Read it top to bottom to follow a trial from flags to
+CSV row. The per-step hot path is: keys for the step, `data_selection`, `update_params`,
+one device sync, one clock read and a few comparisons.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algoperf import checkpoint, logs, progress, spec, tuning
+from algoperf.clock import Stopwatch, SubmissionClock
+from algoperf.submission import Submission, SubmissionError
+
+logger = logging.getLogger(__name__)
+
+# Why a trial stopped; also its status in trial_summary.json.
+TARGETS_REACHED = 'targets_reached'
+BUDGET_EXHAUSTED = 'budget_exhausted'
+TRAINING_COMPLETE = 'training_complete'
+MAX_STEPS = 'max_global_steps'
+DIVERGED = 'diverged'
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialConfig:
+  """Everything one trial depends on."""
+  workload: spec.Workload
+  workload_name: str
+  submission: Submission
+  hyperparameters: Any
+  seed: int
+  global_batch_size: int
+  eval_batch_size: int
+  budget_sec: float
+  data_dir: str = ''
+  imagenet_v2_data_dir: str | None = None
+  log_dir: str | None = None
+  max_global_steps: int | None = None
+  save_checkpoints: bool = True
+  keep_all_checkpoints: bool = False
+  resume: bool = False
+  flags: dict[str, Any] = dataclasses.field(default_factory=dict)
+  facts: dict[str, Any] = dataclasses.field(default_factory=dict)
+  show_progress: bool | None = None
+
+
+@dataclasses.dataclass
+class TrialResult:
+  """How a trial ended; `params` is the final (prepared-for-eval) state, for callers."""
+  status: str
+  global_step: int
+  submission_time: float
+  eval_time: float
+  logging_time: float
+  validation_target_reached: bool
+  test_target_reached: bool
+  time_to_validation_target: float | None
+  time_to_test_target: float | None
+  eval_results: list
+  preemption_count: int
+  params: Any = None
+  optimizer_state: Any = None
+  model_state: Any = None
+
+  def summary(self) -> dict[str, Any]:
+    skip = {'params', 'optimizer_state', 'model_state', 'eval_results'}
+    out = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+    out['num_evals'] = len(self.eval_results)
+    return out
+
+
+class StepKeys:
+  """Per-step keys `split(fold_in(trial_key, step), 3)`, computed a block of steps at a time.
+
+  One vectorised call per block replaces two dispatches per step; the values are exactly
+  those of the per-step computation (a test checks this).
+  """
+
+  def __init__(self, trial_key, block: int = 1024):
+    self._trial_key = trial_key
+    self._block = block
+    self._first = -1
+    self._keys = None
+    self._compute = jax.jit(jax.vmap(
+        lambda step: jax.random.split(jax.random.fold_in(trial_key, step), 3)))
+
+  def __call__(self, step: int):
+    offset = step - self._first
+    if self._keys is None or not 0 <= offset < self._block:
+      self._first, offset = step, 0
+      self._keys = np.asarray(self._compute(jnp.arange(step, step + self._block)))
+    return self._keys[offset]
+
+
+class _CountingIterator(Iterator):
+  """Gives a position to input queues that have none, for checkpoints."""
+
+  def __init__(self, iterator):
+    self._iterator = iterator
+    self.position = 0
+
+  def __next__(self):
+    self.position += 1
+    return next(self._iterator)
+
+  def get_state(self):
+    return {'batches_consumed': self.position}
+
+  def set_state(self, state):
+    for _ in range(state['batches_consumed'] - self.position):
+      next(self)
+
+
+def _resumable(queue):
+  return queue if hasattr(queue, 'get_state') and hasattr(queue, 'set_state') \
+      else _CountingIterator(iter(queue))
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _fresh_train_state() -> dict[str, Any]:
+  # AlgoPerf's keys, plus when the last eval happened on the submission clock.
+  return {
+      'validation_goal_reached': False,
+      'test_goal_reached': False,
+      'is_time_remaining': True,
+      'last_eval_time': 0.0,
+      'training_complete': False,
+      'accumulated_submission_time': 0.0,
+      'accumulated_eval_time': 0.0,
+      'accumulated_logging_time': 0.0,
+      'last_step_end_time': None,
+      'last_eval_submission_time': 0.0,
+      'total_duration': 0.0,
+      'time_to_validation_target': None,
+      'time_to_test_target': None,
+  }
+
+
+def _check_update_return(submission: Submission, result, reference_structure, step: int,
+                         function: str = 'update_params'):
+  if not isinstance(result, (tuple, list)) or len(result) != 3:
+    raise submission.error(
+        function, f'must return (optimizer_state, params, model_state); at step {step} '
+        f'it returned {type(result).__name__}'
+        + (f' of length {len(result)}' if isinstance(result, (tuple, list)) else '') + '.')
+  params = result[1]
+  structure = jax.tree.structure(params)
+  if structure != reference_structure[0]:
+    raise submission.error(
+        function, f'returned params whose tree structure differs from the workload\'s at '
+        f'step {step}: {structure} vs {reference_structure[0]}.')
+  shapes = [getattr(x, 'shape', None) for x in jax.tree.leaves(params)]
+  if shapes != reference_structure[1]:
+    raise submission.error(function, f'returned params with changed shapes at step {step}.')
+  return tuple(result)
+
+
+def _call_submission(submission: Submission, function: str, step: int, fn, *args, **kwargs):
+  """Run a submission function; its exceptions become one error naming file and step."""
+  try:
+    return fn(*args, **kwargs)
+  except (spec.TrainingCompleteError, SubmissionError):
+    raise
+  except Exception as e:
+    raise submission.error(
+        function, f'raised {type(e).__name__} at step {step}: {e}') from e
+
+
+def run_trial(config: TrialConfig) -> TrialResult:
+  """Train `config.submission` on `config.workload` until a stopping rule fires."""
+  workload, submission, hp = config.workload, config.submission, config.hyperparameters
+  wall_start = time.perf_counter()
+
+  # --- untimed set-up (rule 1) --------------------------------------------------------
+  rng = jax.random.PRNGKey(config.seed)
+  data_rng, opt_init_rng, model_init_rng, trial_rng = jax.random.split(rng, 4)
+  input_queue = _resumable(workload._build_input_queue(
+      data_rng, 'train', data_dir=config.data_dir, global_batch_size=config.global_batch_size))
+  params, model_state = workload.init_model_fn(
+      model_init_rng, getattr(hp, 'dropout_rate', None), getattr(hp, 'aux_dropout_rate', None))
+  reference_structure = (jax.tree.structure(params),
+                         [getattr(x, 'shape', None) for x in jax.tree.leaves(params)])
+  optimizer_state = _call_submission(
+      submission, 'init_optimizer_state', 0, submission.init_optimizer_state,
+      workload, params, model_state, hp, opt_init_rng)
+
+  train_state = _fresh_train_state()
+  eval_results: list = []
+  global_step, preemption_count = 0, 0
+  metrics_logger = None
+  if config.log_dir is not None:
+    if config.resume and checkpoint.latest_step(config.log_dir) is not None:
+      restored = checkpoint.restore(config.log_dir, checkpoint.TrialState(
+          params, model_state, optimizer_state, 0, 0, train_state, [], None))
+      params, model_state = restored.params, restored.model_state
+      optimizer_state = restored.optimizer_state
+      global_step, eval_results = restored.global_step, restored.eval_results
+      train_state.update(restored.train_state)
+      preemption_count = restored.preemption_count + 1
+      if restored.input_queue_state is not None:
+        input_queue.set_state(restored.input_queue_state)
+      logger.info('Resumed %s at step %d (preemption %d).', config.log_dir, global_step,
+                  preemption_count)
+    metrics_logger = logs.MetricsLogger(config.log_dir)
+    metrics_logger.drop_rows_after_step(global_step)
+    _write_trial_files(config, preemption_count)
+    workload.attach_metrics_logger(metrics_logger)
+
+  # --- the timed loop (rules 2-4) -----------------------------------------------------
+  clock = SubmissionClock(train_state['accumulated_submission_time'])
+  eval_watch = Stopwatch(train_state['accumulated_eval_time'])
+  log_watch = Stopwatch(train_state['accumulated_logging_time'])
+  step_keys = StepKeys(trial_rng)
+  step_keys(global_step)  # Compile the runner's own key function before the clock starts.
+  wall_before = train_state['total_duration']
+  display = progress.TrialProgress(
+      config.workload_name, config.budget_sec, workload.target_metric_name,
+      workload.validation_target_value, enabled=config.show_progress)
+  update_kwargs = dict(
+      workload=workload, current_params_types=workload.model_params_types,
+      hyperparameters=hp, loss_type=workload.loss_type, eval_results=eval_results)
+  if submission.update_params_accepts_train_state:
+    update_kwargs['train_state'] = types.MappingProxyType(train_state)
+  has_test = workload.num_test_examples is not None
+  eval_after_first_step = global_step == 0
+  structure_checked = False
+  status = None
+
+  clock.start()
+  while status is None:
+    data_key, update_key, eval_key = step_keys(global_step)
+    batch = _call_submission(
+        submission, 'data_selection', global_step, submission.data_selection,
+        workload, input_queue, optimizer_state, params, model_state, hp, global_step, data_key)
+    try:
+      result = _call_submission(
+          submission, 'update_params', global_step, submission.update_params,
+          current_param_container=params, model_state=model_state, batch=batch,
+          optimizer_state=optimizer_state, global_step=global_step, rng=update_key,
+          **update_kwargs)
+      if not structure_checked:
+        result = _check_update_return(submission, result, reference_structure, global_step)
+        structure_checked = True
+      optimizer_state, params, model_state = result
+    except spec.TrainingCompleteError:
+      train_state['training_complete'] = True
+    global_step += 1
+    # Sync on the returned state before reading the clock: queued work is billed here.
+    submission_time = clock.lap((optimizer_state, params, model_state))
+    train_state['accumulated_submission_time'] = submission_time
+    train_state['is_time_remaining'] = submission_time < config.budget_sec
+    out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
+    ending = (not train_state['is_time_remaining'] or out_of_steps
+              or train_state['training_complete'])
+    display.step(global_step, submission_time)
+    if not (ending or eval_after_first_step or submission_time
+            - train_state['last_eval_submission_time'] >= workload.eval_period_time_sec):
+      continue
+
+    # --- evaluation (rule 3): prepare_for_eval is billed, the rest is not ---------------
+    if submission.prepare_for_eval is not None:
+      prepared = _call_submission(
+          submission, 'prepare_for_eval', global_step, submission.prepare_for_eval,
+          workload=workload, current_param_container=params,
+          current_params_types=workload.model_params_types, model_state=model_state,
+          hyperparameters=hp, loss_type=workload.loss_type, optimizer_state=optimizer_state,
+          eval_results=eval_results, global_step=global_step, rng=eval_key)
+      optimizer_state, params, model_state = _check_update_return(
+          submission, prepared, reference_structure, global_step, 'prepare_for_eval')
+    submission_time = clock.stop((optimizer_state, params, model_state))
+    eval_after_first_step = False
+    with eval_watch:
+      eval_result = _evaluate(config, params, model_state, eval_key, global_step)
+    diverged = not (bool(_all_finite(params)) and all(
+        math.isfinite(v) for v in eval_result.values() if isinstance(v, float)))
+    train_state.update(
+        accumulated_submission_time=submission_time,
+        accumulated_eval_time=eval_watch.accumulated,
+        last_eval_submission_time=submission_time,
+        last_eval_time=time.perf_counter(),
+        total_duration=wall_before + time.perf_counter() - wall_start)
+    if not diverged:
+      _record_targets(workload, train_state, eval_result, submission_time, has_test)
+    row = {**eval_result,
+           'score': submission_time,
+           'accumulated_submission_time': submission_time,
+           'accumulated_eval_time': eval_watch.accumulated,
+           'accumulated_logging_time': log_watch.accumulated,
+           'total_duration': train_state['total_duration']}
+    eval_results.append((global_step, row))
+    display.evaluated(eval_result.get(f'validation/{workload.target_metric_name}'))
+    if diverged:
+      status = DIVERGED
+    elif train_state['validation_goal_reached'] and train_state['test_goal_reached']:
+      status = TARGETS_REACHED
+    elif train_state['training_complete']:
+      status = TRAINING_COMPLETE
+    elif not train_state['is_time_remaining']:
+      status = BUDGET_EXHAUSTED
+    elif out_of_steps:
+      status = MAX_STEPS
+    with log_watch:
+      if metrics_logger is not None:
+        metrics_logger.append_scalar_metrics(row, global_step, preemption_count, is_eval=True)
+        train_state['accumulated_logging_time'] = log_watch.accumulated
+        if config.save_checkpoints or status is not None:
+          checkpoint.save(config.log_dir, checkpoint.TrialState(
+              params, model_state, optimizer_state, global_step, preemption_count,
+              dict(train_state), eval_results, input_queue.get_state()),
+              keep_all=config.keep_all_checkpoints)
+    train_state['accumulated_logging_time'] = log_watch.accumulated
+    if status is None:
+      clock.start()
+
+  display.close()
+  result = TrialResult(
+      status=status, global_step=global_step, submission_time=clock.accumulated,
+      eval_time=eval_watch.accumulated, logging_time=log_watch.accumulated,
+      validation_target_reached=train_state['validation_goal_reached'],
+      test_target_reached=train_state['test_goal_reached'],
+      time_to_validation_target=train_state['time_to_validation_target'],
+      time_to_test_target=train_state['time_to_test_target'],
+      eval_results=eval_results, preemption_count=preemption_count,
+      params=params, optimizer_state=optimizer_state, model_state=model_state)
+  if config.log_dir is not None:
+    logs.write_json(os.path.join(config.log_dir, logs.TRIAL_SUMMARY), result.summary())
+  return result
+
+
+def _evaluate(config: TrialConfig, params, model_state, eval_key, global_step: int):
+  metrics = config.workload.eval_model(
+      config.eval_batch_size, params, model_state, eval_key, config.data_dir,
+      config.imagenet_v2_data_dir, global_step)
+  return {k: (float(v) if not isinstance(v, (int, str)) else v) for k, v in metrics.items()}
+
+
+def _record_targets(workload: spec.Workload, train_state: dict, eval_result: dict,
+                    submission_time: float, has_test: bool) -> None:
+  if not train_state['validation_goal_reached'] and \
+      workload.has_reached_validation_target(eval_result):
+    train_state['validation_goal_reached'] = True
+    train_state['time_to_validation_target'] = submission_time
+  if not has_test:
+    train_state['test_goal_reached'] = train_state['validation_goal_reached']
+  elif not train_state['test_goal_reached'] and workload.has_reached_test_target(eval_result):
+    train_state['test_goal_reached'] = True
+    train_state['time_to_test_target'] = submission_time
+
+
+def _write_trial_files(config: TrialConfig, preemption_count: int) -> None:
+  hp = config.hyperparameters
+  hparams_path = os.path.join(config.log_dir, 'hparams.json')
+  if hp is not None and not os.path.exists(hparams_path):
+    logs.write_json(hparams_path, tuning.hparams_to_dict(hp))
+  workload = config.workload
+  logs.write_json(
+      os.path.join(config.log_dir, f'meta_data_{preemption_count}.json'),
+      logs.meta_data(
+          workload=config.workload_name, submission_path=config.submission.path,
+          rng_seed=config.seed, preemption_count=preemption_count,
+          global_batch_size=config.global_batch_size, eval_batch_size=config.eval_batch_size,
+          budget_sec=config.budget_sec, max_global_steps=config.max_global_steps,
+          target_metric_name=workload.target_metric_name,
+          target_metric_higher_is_better=workload.target_metric_higher_is_better,
+          validation_target_value=workload.validation_target_value,
+          test_target_value=workload.test_target_value,
+          hyperparameters=None if hp is None else tuning.hparams_to_dict(hp),
+          **config.facts))
+  logs.write_json(os.path.join(config.log_dir, f'flags_{preemption_count}.json'), config.flags)

@@ -1,0 +1,126 @@
+r"""Train a submission on a workload under the submission clock; log every eval.
+
+Flags follow MLCommons AlgoPerf's `submission_runner.py`, so its command lines work here.
+
+Example (external tuning: 3 NAdamW trials on MNIST-1D, offline):
+
+  python submission_runner.py --workload=mnist1d \
+      --submission_path=reference_algorithms/nadamw/submission.py \
+      --tuning_search_space=reference_algorithms/nadamw/tuning_search_space.json \
+      --num_tuning_trials=3 --experiment_dir=experiments --experiment_name=nadamw
+
+Logs go to <experiment_dir>/<experiment_name>/study_<k>/<workload>_jax/trial_<i>/.
+"""
+
+import datetime
+import logging
+import os
+import sys
+
+from absl import app, flags
+
+from algoperf import experiment, submission, tuning
+
+flags.DEFINE_string('submission_path', None, 'Path to the submission .py file.')
+flags.DEFINE_string('workload', None, 'Workload name (see --helpfull for the list).')
+flags.DEFINE_enum('tuning_ruleset', 'external', list(tuning.RULESETS),
+                  'external: N trials from a search space; self: one trial, no '
+                  'hyperparameters, budget x3.')
+flags.DEFINE_string('tuning_search_space', None,
+                    'Search space JSON (AlgoPerf dict form with ranges/feasible_points, '
+                    'or a list of fixed points). Required for the external ruleset.')
+flags.DEFINE_integer('num_tuning_trials', 1, 'Trials per study (external ruleset).')
+flags.DEFINE_integer('num_studies', 1, 'Studies to run in this invocation.')
+flags.DEFINE_integer('study_start_index', 0,
+                     'Index of the first study (study_<k> folder); lets several '
+                     'processes run different studies of one experiment.')
+flags.DEFINE_integer('rng_seed', None,
+                     'Base seed; study and trial seeds derive from it. Random (and '
+                     'recorded) when unset; a resumed run reuses the recorded one.')
+flags.DEFINE_integer('pool_seed', None,
+                     'Seed of the quasirandom hyperparameter pool (default: from '
+                     '--rng_seed).')
+flags.DEFINE_integer('hparam_start_index', None,
+                     'First trial index (0-based, inclusive) this process runs.')
+flags.DEFINE_integer('hparam_end_index', None,
+                     'Trial index (0-based, exclusive) where this process stops.')
+flags.DEFINE_boolean('fixed_space', False,
+                     'Accepted for AlgoPerf compatibility; a list-form search space is '
+                     'detected from the file.')
+flags.DEFINE_string('data_dir', '', 'Dataset location (workload-specific; offline '
+                    'workloads need none).')
+flags.DEFINE_string('imagenet_v2_data_dir', None, 'Accepted for AlgoPerf compatibility.')
+flags.DEFINE_string('librispeech_tokenizer_vocab_path', '',
+                    'Accepted for AlgoPerf compatibility.')
+flags.DEFINE_enum('framework', 'jax', ['jax', 'pytorch'],
+                  'Only jax is implemented; pytorch is rejected with an error.')
+flags.DEFINE_boolean('torch_compile', True, 'Accepted for AlgoPerf compatibility.')
+flags.DEFINE_string('experiment_dir', 'experiments', 'Root directory of all experiments.')
+flags.DEFINE_string('experiment_name', None,
+                    'Experiment folder name (default: the submission folder name).')
+flags.DEFINE_boolean('append_timestamp', False,
+                     'Append the current date and time to the experiment name.')
+flags.DEFINE_integer('max_global_steps', None, 'Stop each trial after this many steps.')
+flags.DEFINE_boolean('save_checkpoints', True, 'Checkpoint at every eval (for resume).')
+flags.DEFINE_boolean('save_intermediate_checkpoints', False,
+                     'Keep every checkpoint instead of only the latest.')
+flags.DEFINE_boolean('resume_last_run', False,
+                     'Continue the trials already in the experiment folder: finished '
+                     'ones are kept, interrupted ones resume from their checkpoint.')
+flags.DEFINE_boolean('overwrite', False,
+                     'Delete the existing trial folders this run would write, then start.')
+flags.DEFINE_boolean('use_wandb', False, 'Not supported; accepted for compatibility.')
+flags.DEFINE_boolean('profile', False, 'Not supported; accepted for compatibility.')
+flags.DEFINE_enum('progress', 'auto', ['auto', 'on', 'off'],
+                  'Live progress line on stderr (auto: only on a terminal).')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+  if FLAGS.framework != 'jax':
+    raise app.UsageError('Only --framework=jax is implemented.')
+  if not FLAGS.submission_path or not FLAGS.workload:
+    raise app.UsageError('--submission_path and --workload are required.')
+  from workloads import registry  # Deferred: flag errors should not wait for JAX imports.
+  try:
+    registry.get_workload(FLAGS.workload)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
+  name = FLAGS.experiment_name or os.path.basename(
+      os.path.dirname(os.path.abspath(FLAGS.submission_path)))
+  if FLAGS.append_timestamp:
+    name += datetime.datetime.now().strftime('-%Y-%m-%d-%H-%M-%S')
+  config = experiment.ExperimentConfig(
+      submission_path=FLAGS.submission_path, workload_name=FLAGS.workload,
+      experiment_dir=os.path.abspath(os.path.expanduser(FLAGS.experiment_dir)),
+      experiment_name=name, tuning_ruleset=FLAGS.tuning_ruleset,
+      tuning_search_space=FLAGS.tuning_search_space,
+      num_tuning_trials=FLAGS.num_tuning_trials, num_studies=FLAGS.num_studies,
+      study_start_index=FLAGS.study_start_index, rng_seed=FLAGS.rng_seed,
+      pool_seed=FLAGS.pool_seed, hparam_start_index=FLAGS.hparam_start_index,
+      hparam_end_index=FLAGS.hparam_end_index,
+      data_dir=os.path.expanduser(FLAGS.data_dir),
+      imagenet_v2_data_dir=FLAGS.imagenet_v2_data_dir,
+      max_global_steps=FLAGS.max_global_steps, save_checkpoints=FLAGS.save_checkpoints,
+      save_intermediate_checkpoints=FLAGS.save_intermediate_checkpoints,
+      resume_last_run=FLAGS.resume_last_run, overwrite=FLAGS.overwrite,
+      flags=FLAGS.flag_values_dict(),
+      show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress])
+  try:
+    outcomes = experiment.run_experiment(
+        config, lambda: registry.get_workload(FLAGS.workload),
+        registry.base_workload_name(FLAGS.workload))
+  except (submission.SubmissionError, tuning.SearchSpaceError,
+          experiment.ExperimentError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  for line in experiment.study_summary(outcomes):
+    print(line)
+  print(f'logs: {os.path.join(config.experiment_dir, config.experiment_name)}')
+  return 1 if any(o.error for o in outcomes) else 0
+
+
+if __name__ == '__main__':
+  app.run(main)
