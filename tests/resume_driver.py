@@ -1,0 +1,29 @@
+"""Runs one toy trial in its own process, so a test can SIGKILL it mid-training."""
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import toy_workload  # noqa: E402
+
+from algoperf import runner, submission  # noqa: E402
+
+
+def main(log_dir, max_steps, resume, params_out):
+  workload = toy_workload.ToyRegressionWorkload(
+      validation_target=-1.0, test_target=-1.0, eval_period_sec=0.1, budget_sec=1e6)
+  sub = submission.load_submission(os.path.join(os.path.dirname(__file__), 'submissions',
+                                                'sgd.py'))
+  result = runner.run_trial(runner.TrialConfig(
+      workload=workload, workload_name='toy', submission=sub, hyperparameters=None, seed=11,
+      global_batch_size=32, eval_batch_size=64, budget_sec=1e6, log_dir=log_dir,
+      max_global_steps=max_steps, resume=resume, show_progress=False))
+  np.savez(params_out, **{'kernel': np.asarray(result.params['dense']['kernel']),
+                          'bias': np.asarray(result.params['dense']['bias']),
+                          'step': result.global_step})
+
+
+if __name__ == '__main__':
+  main(sys.argv[1], int(sys.argv[2]), sys.argv[3] == 'resume', sys.argv[4])
