@@ -40,7 +40,9 @@ def _is_array(leaf) -> bool:
 def _split_optimizer_state(optimizer_state):
   leaves = jax.tree_util.tree_leaves(optimizer_state)
   arrays = [leaf for leaf in leaves if _is_array(leaf)]
-  plain = [None if _is_array(leaf) or callable(leaf) else leaf for leaf in leaves]
+  # Plain Python numbers/strings are saved as JSON; other objects (update functions,
+  # compiled steps) are not state and come back from the re-initialised template.
+  plain = [leaf if isinstance(leaf, (bool, int, float, str)) else None for leaf in leaves]
   return arrays, plain
 
 
@@ -107,7 +109,7 @@ def restore(trial_dir: str, template: TrialState) -> TrialState:
   for leaf, plain in zip(opt_leaves, meta['optimizer_plain_leaves'], strict=True):
     if _is_array(leaf):
       merged.append(next(saved_arrays))
-    elif callable(leaf) or plain is None:
+    elif plain is None:
       merged.append(leaf)
     else:
       merged.append(plain)

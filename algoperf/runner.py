@@ -9,6 +9,7 @@ one device sync, one clock read and a few comparisons.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -95,15 +96,19 @@ class StepKeys:
     self._block = block
     self._first = -1
     self._keys = None
-    self._compute = jax.jit(jax.vmap(
-        lambda step: jax.random.split(jax.random.fold_in(trial_key, step), 3)))
 
   def __call__(self, step: int):
     offset = step - self._first
     if self._keys is None or not 0 <= offset < self._block:
       self._first, offset = step, 0
-      self._keys = np.asarray(self._compute(jnp.arange(step, step + self._block)))
+      self._keys = np.asarray(_step_keys_block(self._trial_key, step, self._block))
     return self._keys[offset]
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _step_keys_block(trial_key, first_step, block):
+  steps = first_step + jnp.arange(block)
+  return jax.vmap(lambda s: jax.random.split(jax.random.fold_in(trial_key, s), 3))(steps)
 
 
 class _CountingIterator(Iterator):
@@ -278,6 +283,8 @@ def run_trial(config: TrialConfig) -> TrialResult:
       continue
 
     # --- evaluation (rule 3): prepare_for_eval is billed, the rest is not ---------------
+    _check_update_return(submission, (optimizer_state, params, model_state),
+                         reference_structure, global_step)
     if submission.prepare_for_eval is not None:
       prepared = _call_submission(
           submission, 'prepare_for_eval', global_step, submission.prepare_for_eval,

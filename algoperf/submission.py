@@ -10,6 +10,7 @@ import dataclasses
 import importlib.util
 import inspect
 import logging
+import numbers
 import os
 import sys
 from collections.abc import Callable
@@ -117,9 +118,14 @@ def _signature(path: str, name: str, fn: Callable) -> inspect.Signature:
 
 
 def _check_positional_arity(path: str, name: str, fn: Callable, arity: int) -> None:
-  params = _signature(path, name, fn).parameters.values()
+  params = list(_signature(path, name, fn).parameters.values())
   if any(p.kind is p.VAR_POSITIONAL for p in params):
     return
+  keyword_only = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+  if keyword_only:
+    raise SubmissionError(
+        f'{path}: {name}: the runner passes {arity} positional arguments; required '
+        f'keyword-only parameter(s) {", ".join(keyword_only)} would never be given.')
   positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
   required = [p for p in positional if p.default is p.empty]
   if len(required) > arity or len(positional) < arity:
@@ -135,6 +141,12 @@ def _accepts_keyword(fn: Callable, keyword: str) -> bool:
 
 def _check_keywords(path: str, name: str, fn: Callable, keywords: tuple[str, ...]) -> None:
   params = _signature(path, name, fn).parameters
+  positional_only = [k for k in keywords
+                     if k in params and params[k].kind is params[k].POSITIONAL_ONLY]
+  if positional_only:
+    raise SubmissionError(
+        f'{path}: {name}: the runner passes arguments by name as AlgoPerf does; '
+        f'parameter(s) {", ".join(positional_only)} are positional-only.')
   if any(p.kind is p.VAR_KEYWORD for p in params.values()):
     return
   missing = [k for k in keywords if k not in params]
@@ -142,8 +154,9 @@ def _check_keywords(path: str, name: str, fn: Callable, keywords: tuple[str, ...
     raise SubmissionError(
         f'{path}: {name}: the runner passes arguments by name as AlgoPerf does; '
         f'missing parameter(s) {", ".join(missing)}.')
+  optional = {'train_state'} if name == 'update_params' else set()
   extra_required = [p.name for p in params.values()
-                    if p.name not in keywords and p.name != 'train_state'
+                    if p.name not in keywords and p.name not in optional
                     and p.default is p.empty and p.kind is not p.VAR_POSITIONAL]
   if extra_required:
     raise SubmissionError(
@@ -159,9 +172,13 @@ def resolve_batch_size(submission: Submission, workload_name: str, base_workload
   for name in dict.fromkeys((workload_name, base_workload_name)):
     try:
       batch_size = submission.get_batch_size(name)
-      break
-    except ValueError:
+    except (ValueError, KeyError):  # "unknown workload", as AlgoPerf's baselines signal it
       continue
+    except Exception as e:
+      raise submission.error('get_batch_size', f'raised {type(e).__name__}: {e}') from e
+    if batch_size is None:
+      raise submission.error('get_batch_size', f'returned None for {name!r}.')
+    break
   if batch_size is None:
     if default_batch_size is None:
       raise submission.error(
@@ -179,13 +196,18 @@ def resolve_eval_batch_size(submission: Submission, workload_name: str,
   a multiple of the device count so it shards evenly)."""
   if submission.get_eval_batch_size is None:
     return max(num_devices, workload_eval_batch_size // num_devices * num_devices)
-  return _check_batch_size(submission, 'get_eval_batch_size',
-                           submission.get_eval_batch_size(workload_name), num_devices)
+  try:
+    batch_size = submission.get_eval_batch_size(workload_name)
+  except Exception as e:
+    raise submission.error('get_eval_batch_size', f'raised {type(e).__name__}: {e}') from e
+  return _check_batch_size(submission, 'get_eval_batch_size', batch_size, num_devices)
 
 
 def _check_batch_size(submission: Submission, function: str, batch_size, num_devices: int):
-  if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+  if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+      or batch_size < 1:
     raise submission.error(function, f'must return a positive int, got {batch_size!r}.')
+  batch_size = int(batch_size)
   if batch_size % num_devices:
     raise submission.error(
         function, f'batch size {batch_size} is not divisible by the {num_devices} devices.')

@@ -1,0 +1,10 @@
+"""Diverges: from the first step on, every parameter update is NaN."""
+import jax
+import jax.numpy as jnp
+import malformed_base
+from malformed_base import data_selection, get_batch_size, init_optimizer_state  # noqa: F401
+
+
+def update_params(**kwargs):
+  optimizer_state, params, model_state = malformed_base.update_params(**kwargs)
+  return optimizer_state, jax.tree.map(lambda x: x * jnp.nan, params), model_state

@@ -1,0 +1,8 @@
+"""Malformed: update_params wants a `momentum` argument nobody passes."""
+from malformed_base import data_selection, get_batch_size, init_optimizer_state  # noqa: F401
+
+
+def update_params(workload, current_param_container, current_params_types, model_state,
+                  hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                  global_step, rng, momentum, train_state=None):
+  return optimizer_state, current_param_container, model_state

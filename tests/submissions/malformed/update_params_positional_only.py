@@ -1,0 +1,9 @@
+"""Malformed: update_params takes its parameters positionally only; the runner passes them
+by name (as AlgoPerf's runner does), so every call fails."""
+from malformed_base import data_selection, get_batch_size, init_optimizer_state  # noqa: F401
+
+
+def update_params(workload, current_param_container, current_params_types, model_state,
+                  hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                  global_step, rng, /):
+  return optimizer_state, current_param_container, model_state
