@@ -1,0 +1,135 @@
+"""The AlgoPerf submission functions, shared by every reference algorithm.
+
+A baseline supplies only `build_optimizer(hp, step_hint) -> optax.GradientTransformation`
+and gets `init_optimizer_state` from `make_init_optimizer_state`; `update_params`,
+`prepare_for_eval`, `data_selection` and `get_batch_size` are the same for all of them.
+
+The optimizer state is `(optax_state, CompiledSteps)`, the shape AlgoPerf's baselines use
+(`(state, update_fn)`): array leaves first, the jitted step as a non-array leaf that a
+checkpoint restore gets back by re-running `init_optimizer_state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import jax
+import optax
+
+from algoperf import jax_sharding_utils, spec
+from reference_algorithms.common import hparams as hparams_lib
+from reference_algorithms.common import train_step
+
+# Loss and gradient norm go to the metrics logger every this many steps; converting them
+# to Python floats waits for the step, so the other steps never block on the device.
+LOG_EVERY_STEPS = 100
+
+# Global batch sizes for this project's workloads; unknown names raise ValueError and the
+# runner falls back to the workload's default batch size.
+BATCH_SIZES: Mapping[str, int] = {
+    'mnist1d': 128,
+    'mnist': 128,
+    'fashion_mnist': 128,
+    'cifar': 128,
+}
+
+BuildOptimizer = Callable[[hparams_lib.HParams, int], optax.GradientTransformation]
+
+
+def make_init_optimizer_state(
+    build_optimizer: BuildOptimizer, *,
+    defaults: Mapping[str, Any] | None = None,
+    self_tuning: Mapping[str, Any] | None = None,
+    eval_params: Callable[[Any, Any], Any] | None = None,
+    pass_grad_fn: bool = False) -> spec.InitOptimizerFn:
+  """Return an AlgoPerf `init_optimizer_state` for one optimizer recipe.
+
+  defaults: values for hyperparameters the search space may omit.
+  self_tuning: the full hyperparameter set used when the runner passes None.
+  eval_params: (optax_state, params) -> params to evaluate, for `prepare_for_eval`.
+  pass_grad_fn: give the optimizer a gradient oracle (see train_step.build_train_step).
+  """
+
+  def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterContainer,
+                           model_state: spec.ModelAuxiliaryState,
+                           hyperparameters: spec.Hyperparameters,
+                           rng: spec.RandomState) -> spec.OptimizerState:
+    """Build the optimizer and its jitted train step; untimed in the benchmark."""
+    del model_state, rng
+    hp = hparams_lib.resolve(hyperparameters, defaults, self_tuning)
+    tx = build_optimizer(hp, workload.step_hint)
+    # A jitted init gives fresh replicated buffers: no state leaf aliases a (donated) param.
+    opt_state = jax.jit(tx.init, out_shardings=jax_sharding_utils.get_replicate_sharding())(
+        model_params)
+    steps = train_step.CompiledSteps(
+        train=train_step.build_train_step(
+            workload, tx, label_smoothing=hp.label_smoothing, grad_clip=hp.grad_clip,
+            dropout_rate=hp.dropout_rate, pass_grad_fn=pass_grad_fn),
+        eval_params=train_step.build_eval_params(eval_params))
+    return opt_state, steps
+
+  return init_optimizer_state
+
+
+def _log_train_metrics(workload: spec.Workload, global_step: int, loss, grad_norm) -> None:
+  logger = getattr(workload, 'metrics_logger', None)
+  if logger is None or global_step % LOG_EVERY_STEPS:
+    return
+  logger.append_scalar_metrics({'loss': float(loss), 'grad_norm': float(grad_norm)},
+                               global_step)
+
+
+def update_params(workload: spec.Workload, current_param_container: spec.ParameterContainer,
+                  current_params_types: spec.ParameterTypeTree,
+                  model_state: spec.ModelAuxiliaryState,
+                  hyperparameters: spec.Hyperparameters, batch: dict[str, spec.Tensor],
+                  loss_type: spec.LossType, optimizer_state: spec.OptimizerState,
+                  eval_results: list[tuple[int, float]], global_step: int,
+                  rng: spec.RandomState,
+                  train_state: dict[str, Any] | None = None) -> spec.UpdateReturn:
+  """One step of the trial's compiled train step; the old params and states are donated."""
+  del current_params_types, hyperparameters, loss_type, eval_results, train_state
+  opt_state, steps = optimizer_state
+  params, model_state, opt_state, loss, grad_norm = steps.train(
+      current_param_container, model_state, opt_state, batch, rng)
+  _log_train_metrics(workload, global_step, loss, grad_norm)
+  return (opt_state, steps), params, model_state
+
+
+def prepare_for_eval(workload: spec.Workload, current_param_container: spec.ParameterContainer,
+                     current_params_types: spec.ParameterTypeTree,
+                     model_state: spec.ModelAuxiliaryState,
+                     hyperparameters: spec.Hyperparameters, loss_type: spec.LossType,
+                     optimizer_state: spec.OptimizerState,
+                     eval_results: list[tuple[int, float]], global_step: int,
+                     rng: spec.RandomState) -> spec.UpdateReturn:
+  """Return the params to evaluate (e.g. schedule-free's x); training params are untouched."""
+  del workload, current_params_types, hyperparameters, loss_type, eval_results
+  del global_step, rng
+  opt_state, steps = optimizer_state
+  if steps.eval_params is None:
+    return optimizer_state, current_param_container, model_state
+  return optimizer_state, steps.eval_params(opt_state, current_param_container), model_state
+
+
+def data_selection(workload: spec.Workload, input_queue: Iterator[dict[str, spec.Tensor]],
+                   optimizer_state: spec.OptimizerState,
+                   current_param_container: spec.ParameterContainer,
+                   model_state: spec.ModelAuxiliaryState,
+                   hyperparameters: spec.Hyperparameters, global_step: int,
+                   rng: spec.RandomState) -> dict[str, spec.Tensor]:
+  """The next batch of the pre-shuffled, repeating train queue."""
+  del workload, optimizer_state, current_param_container, model_state, hyperparameters
+  del global_step, rng
+  return next(input_queue)
+
+
+def get_batch_size(workload_name: str) -> int:
+  """Global training batch size for one of this project's workloads."""
+  try:
+    return BATCH_SIZES[workload_name]
+  except KeyError:
+    raise ValueError(
+        f'Unsupported workload name: {workload_name!r} (known: {sorted(BATCH_SIZES)}).'
+    ) from None
