@@ -25,7 +25,7 @@ flags.DEFINE_string('submission_path', None, 'Path to the submission .py file.')
 flags.DEFINE_string('workload', None, 'Workload name (see --helpfull for the list).')
 flags.DEFINE_enum('tuning_ruleset', 'external', list(tuning.RULESETS),
                   'external: N trials from a search space; self: one trial, no '
-                  'hyperparameters, budget x3.')
+                  'hyperparameters, budget x1.5 (AlgoPerf v0.6).')
 flags.DEFINE_string('tuning_search_space', None,
                     'Search space JSON (AlgoPerf dict form with ranges/feasible_points, '
                     'or a list of fixed points). Required for the external ruleset.')

@@ -110,9 +110,14 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
   num_devices = jax.device_count()
   base_seed = _base_seed(config)
   studies = range(config.study_start_index, config.study_start_index + config.num_studies)
-  plans = [plan for k in studies for plan in tuning.plan_study(
-      config.tuning_ruleset, config.tuning_search_space, config.num_tuning_trials, k,
-      base_seed, config.hparam_start_index, config.hparam_end_index, config.pool_seed)]
+  try:
+    plans = [plan for k in studies for plan in tuning.plan_study(
+        config.tuning_ruleset, config.tuning_search_space, config.num_tuning_trials, k,
+        base_seed, config.hparam_start_index, config.hparam_end_index, config.pool_seed)]
+  except tuning.SearchSpaceError:
+    raise
+  except ValueError as e:  # Inconsistent tuning flags: say which, before any work.
+    raise ExperimentError(str(e)) from e
   _prepare_dirs(config, plans)
   for k in studies:
     logs.write_json(os.path.join(_workload_dir(config, k), STUDY_RECORD), {

@@ -57,6 +57,8 @@ class TrialConfig:
   flags: dict[str, Any] = dataclasses.field(default_factory=dict)
   facts: dict[str, Any] = dataclasses.field(default_factory=dict)
   show_progress: bool | None = None
+  # False trains to the budget even after the targets are met (calibration, learning curves).
+  stop_at_targets: bool = True
 
 
 @dataclasses.dataclass
@@ -318,7 +320,8 @@ def run_trial(config: TrialConfig) -> TrialResult:
     display.evaluated(eval_result.get(f'validation/{workload.target_metric_name}'))
     if diverged:
       status = DIVERGED
-    elif train_state['validation_goal_reached'] and train_state['test_goal_reached']:
+    elif (config.stop_at_targets and train_state['validation_goal_reached']
+          and train_state['test_goal_reached']):
       status = TARGETS_REACHED
     elif train_state['training_complete']:
       status = TRAINING_COMPLETE

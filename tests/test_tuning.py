@@ -218,7 +218,7 @@ def test_self_tuning_plan_has_one_trial_without_hyperparameters():
 
 
 def test_budget_factors():
-  assert tuning.budget_factor('self') == tuning.SELF_TUNING_BUDGET_FACTOR == 3.0
+  assert tuning.budget_factor('self') == tuning.SELF_TUNING_BUDGET_FACTOR == 1.5
   assert tuning.budget_factor('external') == tuning.EXTERNAL_BUDGET_FACTOR == 1.0
 
 

@@ -28,7 +28,7 @@ def open_builder(name: str, data_dir: str | None,
 
   `workload_name` goes into the suggested `python -m workloads.download` command.
   """
-  builder = tfds.builder(name, data_dir=data_dir or None, file_format='array_record')
+  builder = tfds.builder(name, data_dir=data_dir or None)  # On-disk format: from its info.
   command = (f'python -m workloads.download {workload_name} '
              f'--data_dir {data_dir or default_data_dir()}')
   how = (f'Prepare it (needs internet and TensorFlow: pip install "algoperf[tf]") with\n'

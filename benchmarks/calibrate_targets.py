@@ -1,0 +1,100 @@
+r"""Set a workload's targets the AlgoPerf way, at small scale, on this machine.
+
+AlgoPerf sets a target as the median, over repeated runs of a well-tuned baseline, of the
+best validation value each run reaches. Here:
+  1. tune: run NAdamW at each point of its fixed search space for `--tune_budget` seconds
+     of submission time and keep the point with the best validation metric;
+  2. repeat: rerun that point with `--num_seeds` seeds for `--run_budget` seconds each;
+  3. targets: validation (test) target = median over seeds of the best validation (test)
+     value; the budget is `--budget_factor` x `--run_budget`.
+Calibration runs ignore the current targets and train to the budget. The result, with the machine it was measured on, is written
+to benchmarks/calibration/<workload>.json; copy the numbers into the workload class.
+
+  python benchmarks/calibrate_targets.py --workload=mnist1d
+"""
+
+import json
+import os
+import platform
+import statistics
+
+import jax
+from absl import app, flags
+
+from algoperf import runner, submission, tuning
+from workloads import registry
+
+flags.DEFINE_string('workload', 'mnist1d', 'Workload to calibrate.')
+flags.DEFINE_string('submission_path', 'reference_algorithms/nadamw/submission.py', '')
+flags.DEFINE_string('search_space',
+                    'reference_algorithms/nadamw/tuning_search_space_fixed.json',
+                    'Fixed (list-form) points to tune over.')
+flags.DEFINE_integer('num_tuning_points', 3, 'How many points of the fixed space to try.')
+flags.DEFINE_float('tune_budget', 30.0, 'Submission seconds per tuning run.')
+flags.DEFINE_float('run_budget', 60.0, 'Submission seconds per repeated run.')
+flags.DEFINE_integer('num_seeds', 3, 'Repeated runs of the tuned point.')
+flags.DEFINE_float('budget_factor', 2.0, 'Workload budget = factor x run_budget.')
+flags.DEFINE_string('output_dir', 'benchmarks/calibration', '')
+FLAGS = flags.FLAGS
+
+
+def _run(sub, hparams, seed, budget):
+  workload = registry.get_workload(FLAGS.workload)
+  result = runner.run_trial(runner.TrialConfig(
+      workload=workload, workload_name=FLAGS.workload, submission=sub,
+      hyperparameters=hparams, seed=seed,
+      global_batch_size=submission.resolve_batch_size(
+          sub, FLAGS.workload, registry.base_workload_name(FLAGS.workload),
+          workload.default_batch_size, jax.device_count()),
+      eval_batch_size=workload.eval_batch_size, budget_sec=budget, show_progress=False,
+      stop_at_targets=False))
+  name = workload.target_metric_name
+  pick = max if workload.target_metric_higher_is_better else min
+  best_val = pick(r[f'validation/{name}'] for _, r in result.eval_results)
+  best_test = pick(r[f'test/{name}'] for _, r in result.eval_results)
+  print(f'  seed {seed}: best validation/{name} {best_val:.4f}, test {best_test:.4f}, '
+        f'{result.global_step} steps', flush=True)
+  return best_val, best_test, result.global_step
+
+
+def main(argv):
+  del argv
+  sub = submission.load_submission(FLAGS.submission_path)
+  space = tuning.load_search_space(FLAGS.search_space)
+  points = tuning.study_points(space, FLAGS.num_tuning_points, 0, pool_seed=0)
+  workload = registry.get_workload(FLAGS.workload)
+  better = max if workload.target_metric_higher_is_better else min
+  print(f'Tuning {FLAGS.workload}: {len(points)} points x {FLAGS.tune_budget:.0f} s')
+  scores = [_run(sub, hp, seed=0, budget=FLAGS.tune_budget)[0] for hp in points]
+  best_index = scores.index(better(scores))
+  hp = points[best_index]
+  print(f'Repeating point {best_index}: {FLAGS.num_seeds} seeds x {FLAGS.run_budget:.0f} s')
+  runs = [_run(sub, hp, seed=seed, budget=FLAGS.run_budget)
+          for seed in range(1, FLAGS.num_seeds + 1)]
+  record = {
+      'workload': FLAGS.workload,
+      'metric': workload.target_metric_name,
+      'validation_target': round(statistics.median(v for v, _, _ in runs), 4),
+      'test_target': round(statistics.median(t for _, t, _ in runs), 4),
+      'max_allowed_runtime_sec': FLAGS.budget_factor * FLAGS.run_budget,
+      'step_hint': int(statistics.median(s for _, _, s in runs)),
+      'tuned_hyperparameters': tuning.hparams_to_dict(hp),
+      'tuning_scores': scores,
+      'runs': [{'best_validation': v, 'best_test': t, 'steps': s} for v, t, s in runs],
+      'procedure': {k: getattr(FLAGS, k) for k in (
+          'num_tuning_points', 'tune_budget', 'run_budget', 'num_seeds', 'budget_factor')},
+      'machine': {'platform': platform.platform(), 'cpu_count': os.cpu_count(),
+                  'device_kind': jax.devices()[0].device_kind,
+                  'jax_version': jax.__version__},
+  }
+  os.makedirs(FLAGS.output_dir, exist_ok=True)
+  path = os.path.join(FLAGS.output_dir, f'{FLAGS.workload}.json')
+  with open(path, 'w') as f:
+    json.dump(record, f, indent=2)
+  print(json.dumps({k: record[k] for k in (
+      'validation_target', 'test_target', 'max_allowed_runtime_sec', 'step_hint')}))
+  print(f'written {path}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,1 @@
+"""Workloads: a model, dataset, loss, target and budget each (see `workloads.registry`)."""

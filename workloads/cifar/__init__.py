@@ -1,0 +1,1 @@
+"""AlgoPerf's CIFAR-10 development workload (ResNet-18)."""

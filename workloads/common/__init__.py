@@ -1,0 +1,1 @@
+"""Pieces every classification workload shares: the base class, MLP, parameter types."""

@@ -1,0 +1,1 @@
+"""Fashion-MNIST workload and its variants."""

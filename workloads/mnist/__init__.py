@@ -1,0 +1,1 @@
+"""AlgoPerf's MNIST development workload."""

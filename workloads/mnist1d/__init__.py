@@ -1,0 +1,1 @@
+"""MNIST-1D workload and its variants."""
