@@ -7,6 +7,10 @@ best validation value each run reaches. Here:
   2. repeat: rerun that point with `--num_seeds` seeds for `--run_budget` seconds each;
   3. targets: validation (test) target = median over seeds of the best validation (test)
      value; the budget is `--budget_factor` x `--run_budget`.
+Schedules follow `workload.step_hint`, so every run uses a step hint equal to the steps
+the tuning runs managed per second times the run's budget: the schedule ends when the run
+does. That step hint is the one to ship (a tuned baseline reaches the target near the end
+of its schedule, and the budget leaves `--budget_factor` x room).
 Calibration runs ignore the current targets and train to the budget. The result, with the machine it was measured on, is written
 to benchmarks/calibration/<workload>.json; copy the numbers into the workload class.
 
@@ -38,8 +42,9 @@ flags.DEFINE_string('output_dir', 'benchmarks/calibration', '')
 FLAGS = flags.FLAGS
 
 
-def _run(sub, hparams, seed, budget):
+def _run(sub, hparams, seed, budget, step_hint):
   workload = registry.get_workload(FLAGS.workload)
+  workload.STEP_HINT = step_hint
   result = runner.run_trial(runner.TrialConfig(
       workload=workload, workload_name=FLAGS.workload, submission=sub,
       hyperparameters=hparams, seed=seed,
@@ -65,11 +70,16 @@ def main(argv):
   workload = registry.get_workload(FLAGS.workload)
   better = max if workload.target_metric_higher_is_better else min
   print(f'Tuning {FLAGS.workload}: {len(points)} points x {FLAGS.tune_budget:.0f} s')
-  scores = [_run(sub, hp, seed=0, budget=FLAGS.tune_budget)[0] for hp in points]
+  # A first guess of the step rate from the workload's own hint; refined below.
+  guess = int(workload.step_hint * FLAGS.tune_budget / workload.max_allowed_runtime_sec)
+  tuned = [_run(sub, hp, seed=0, budget=FLAGS.tune_budget, step_hint=guess) for hp in points]
+  scores = [v for v, _, _ in tuned]
   best_index = scores.index(better(scores))
   hp = points[best_index]
+  steps_per_sec = statistics.median(s for _, _, s in tuned) / FLAGS.tune_budget
+  step_hint = int(steps_per_sec * FLAGS.run_budget)
   print(f'Repeating point {best_index}: {FLAGS.num_seeds} seeds x {FLAGS.run_budget:.0f} s')
-  runs = [_run(sub, hp, seed=seed, budget=FLAGS.run_budget)
+  runs = [_run(sub, hp, seed=seed, budget=FLAGS.run_budget, step_hint=step_hint)
           for seed in range(1, FLAGS.num_seeds + 1)]
   record = {
       'workload': FLAGS.workload,
@@ -77,7 +87,8 @@ def main(argv):
       'validation_target': round(statistics.median(v for v, _, _ in runs), 4),
       'test_target': round(statistics.median(t for _, t, _ in runs), 4),
       'max_allowed_runtime_sec': FLAGS.budget_factor * FLAGS.run_budget,
-      'step_hint': int(statistics.median(s for _, _, s in runs)),
+      'step_hint': step_hint,
+      'steps_in_run_budget': [s for _, _, s in runs],
       'tuned_hyperparameters': tuning.hparams_to_dict(hp),
       'tuning_scores': scores,
       'runs': [{'best_validation': v, 'best_test': t, 'steps': s} for v, t, s in runs],

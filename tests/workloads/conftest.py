@@ -142,8 +142,8 @@ def mnist1d_data_dir(tmp_path_factory) -> str:
   return data_dir
 
 
-@pytest.fixture
-def prepared(request, mnist_tfds_dir, cifar_tfds_dir, fashion_data_dir, mnist1d_data_dir):
+@pytest.fixture(scope='session')
+def prepared(mnist_tfds_dir, cifar_tfds_dir, fashion_data_dir, mnist1d_data_dir):
   """`prepared(name)` -> (workload, data_dir): a fresh workload with its small test data."""
 
   def make(name: str):

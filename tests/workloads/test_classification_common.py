@@ -68,24 +68,6 @@ def test_mlp_keeps_algoperf_mnist_names_and_types():
   assert workload.is_output_params('Dense_1') and not workload.is_output_params('Dense_0')
 
 
-def test_resnet_types_batch_norm_conv_and_dense():
-  workload = registry.get_workload('cifar')
-  params, model_state = workload.init_model_fn(jax.random.key(0))
-  assert set(model_state) == {'batch_stats'}
-  types = workload.model_params_types
-  assert types['Conv_init'] == {'kernel': T.CONV_WEIGHT}
-  assert types['BatchNorm_init'] == {'scale': T.BATCH_NORM_SCALE, 'bias': T.BATCH_NORM_BIAS}
-  assert types['ResNetBlock_2']['BatchNorm_proj']['scale'] == T.BATCH_NORM_SCALE
-  assert types['Dense_0'] == {'kernel': T.WEIGHT, 'bias': T.BIAS}
-  counts = {}
-  for t in jax.tree.leaves(types):
-    counts[t] = counts.get(t, 0) + 1
-  assert counts[T.CONV_WEIGHT] == 1 + 8 * 2 + 3  # stem, 8 blocks x 2, 3 projections
-  assert counts[T.BATCH_NORM_SCALE] == counts[T.CONV_WEIGHT]
-  num_params = sum(x.size for x in jax.tree.leaves(params))
-  assert 11_000_000 < num_params < 11_300_000  # ResNet-18 for CIFAR: ~11.17M.
-
-
 def test_infer_param_types_rules():
   params = {'LayerNorm_0': {'scale': np.ones(3), 'bias': np.ones(3)},
             'Embed_0': {'embedding': np.ones((5, 3))},

@@ -11,6 +11,7 @@ import pytest
 
 from algoperf import spec
 from algoperf.data.errors import DatasetUnavailableError
+from algoperf.spec import ParameterType as T
 from workloads import download, registry
 from workloads.cifar import input_pipeline as cifar_pipeline
 
@@ -75,15 +76,39 @@ def test_cifar_augmentation_crops_flips_and_is_seeded():
   # Every output is a (possibly flipped) 32x32 window of the image padded by 2 with zeros.
   padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
   for i in range(len(images)):
-    windows = [padded[i, t:t + 32, l:l + 32] for t in range(5) for l in range(5)]
+    windows = [padded[i, t:t + 32, s:s + 32] for t in range(5) for s in range(5)]
     windows += [w[:, ::-1] for w in windows]
     assert any(np.array_equal(out[i], w) for w in windows)
   assert not np.array_equal(out, images)
 
 
-def test_cifar_batch_norm_state_updates_only_when_asked(prepared):
+@pytest.fixture(scope='module')
+def cifar_model(prepared):
+  """One ResNet-18 init shared by the cifar tests (compiling it takes seconds)."""
   workload, data_dir = prepared('cifar')
   params, model_state = workload.init_model_fn(jax.random.key(0))
+  return workload, data_dir, params, model_state
+
+
+def test_resnet_types_batch_norm_conv_and_dense(cifar_model):
+  workload, _, params, model_state = cifar_model
+  assert set(model_state) == {'batch_stats'}
+  types = workload.model_params_types
+  assert types['Conv_init'] == {'kernel': T.CONV_WEIGHT}
+  assert types['BatchNorm_init'] == {'scale': T.BATCH_NORM_SCALE, 'bias': T.BATCH_NORM_BIAS}
+  assert types['ResNetBlock_2']['BatchNorm_proj']['scale'] == T.BATCH_NORM_SCALE
+  assert types['Dense_0'] == {'kernel': T.WEIGHT, 'bias': T.BIAS}
+  counts = {}
+  for t in jax.tree.leaves(types):
+    counts[t] = counts.get(t, 0) + 1
+  assert counts[T.CONV_WEIGHT] == 1 + 8 * 2 + 3  # stem, 8 blocks x 2, 3 projections
+  assert counts[T.BATCH_NORM_SCALE] == counts[T.CONV_WEIGHT]
+  num_params = sum(x.size for x in jax.tree.leaves(params))
+  assert 11_000_000 < num_params < 11_300_000  # ResNet-18 for CIFAR: ~11.17M.
+
+
+def test_cifar_batch_norm_state_updates_only_when_asked(cifar_model):
+  workload, data_dir, params, model_state = cifar_model
   batch = next(workload._build_input_queue(jax.random.key(0), 'train', data_dir, 4))
   logits, new_state = workload.model_fn(params, batch, model_state,
                                         spec.ForwardPassMode.TRAIN, None, True)
@@ -94,6 +119,15 @@ def test_cifar_batch_norm_state_updates_only_when_asked(prepared):
   _, same_state = workload.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL,
                                     None, False)
   assert same_state is model_state
+
+
+def test_cifar_eval_on_small_data(cifar_model):
+  workload, data_dir, params, model_state = cifar_model
+  results = workload.eval_model(32, params, model_state, None, data_dir, None, 0)
+  for prefix in ('train', 'validation', 'test'):
+    assert type(results[f'{prefix}/accuracy']) is float
+    assert 0.0 <= results[f'{prefix}/accuracy'] <= 1.0
+    assert results[f'{prefix}/loss'] > 0
 
 
 def test_download_prints_instructions_for_offline_workloads(capsys):
