@@ -38,6 +38,7 @@ def _hparams():
 
 def time_runner(name, sub, hp) -> float:
   workload = registry.get_workload(name)
+  workload.EVAL_PERIOD_SEC = 1e9  # evals off: only after step 1 and at the end
   result = runner.run_trial(runner.TrialConfig(
       workload=workload, workload_name=name, submission=sub, hyperparameters=hp, seed=0,
       global_batch_size=BATCH_SIZE, eval_batch_size=workload.eval_batch_size,

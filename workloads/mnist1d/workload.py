@@ -12,13 +12,13 @@ class Mnist1dWorkload(ClassificationWorkload):
   activation = 'relu'
   input_shape = (input_pipeline.SEQUENCE_LENGTH,)
 
-  # Target and budget: provisional, to be calibrated on the reference 2-core machine
-  # (goal: a well-tuned NAdamW reaches the target in ~30-90 s of submission time).
-  VALIDATION_TARGET = 0.87
-  TEST_TARGET = 0.87
-  BUDGET_SEC = 120.0
+  # Calibrated by benchmarks/calibrate_targets.py on a 2-core CPU machine (record:
+  # benchmarks/calibration/mnist1d.json): median best of 3 tuned NAdamW runs of 45 s.
+  VALIDATION_TARGET = 0.9267
+  TEST_TARGET = 0.9174
+  BUDGET_SEC = 90.0
   EVAL_PERIOD_SEC = 5.0
-  STEP_HINT = 20_000
+  STEP_HINT = 43_110
   DEFAULT_BATCH_SIZE = 128
 
   NUM_TRAIN = 28_000
@@ -42,5 +42,6 @@ class Mnist1dGeluWorkload(Mnist1dWorkload):
   """Variant: GELU instead of ReLU activations (its own target)."""
 
   activation = 'gelu'
+  # Provisional (one untuned run showed ~0.93 reachable); not yet calibrated.
   VALIDATION_TARGET = 0.87
   TEST_TARGET = 0.87
