@@ -78,7 +78,10 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+  # Our own messages at INFO; libraries (Orbax logs every save at INFO) at WARNING.
+  logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s',
+                      force=True)
+  logging.getLogger('algoperf').setLevel(logging.INFO)
   if FLAGS.framework != 'jax':
     raise app.UsageError('Only --framework=jax is implemented.')
   if not FLAGS.submission_path or not FLAGS.workload:
