@@ -22,7 +22,7 @@ from algoperf import scoring
 flags.DEFINE_string('submission_directory', None,
                     'Directory holding one folder per submission (AlgoPerf log layout).')
 flags.DEFINE_string('output_dir', 'scoring_results', 'Where to write tables, plots and pages.')
-flags.DEFINE_string('workload_targets', 'lite_v0',
+flags.DEFINE_string('workload_targets', 'lite_v1',
                     'Targets file: a path, or the name of a file shipped in '
                     'algoperf/scoring/targets/ (e.g. algoperf_v05, algoperf_v06).')
 flags.DEFINE_enum('ruleset', 'external', ['external', 'self'], 'Tuning ruleset scored.')

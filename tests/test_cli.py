@@ -50,7 +50,7 @@ def test_study_then_refusal_then_resume_then_scoring(tmp_path):
 
   out_dir = tmp_path / 'board'
   scored = _run('score_submissions.py', f'--submission_directory={tmp_path}',
-                f'--output_dir={out_dir}', '--workload_targets=lite_v0')
+                f'--output_dir={out_dir}', '--workload_targets=lite_v1')
   scores = pd.read_csv(out_dir / 'scores.csv')
   assert scores['submission'].tolist() == ['nadamw']
   assert (out_dir / 'time_to_targets.csv').exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -87,8 +88,12 @@ def _table(frame: pd.DataFrame, index: bool = True) -> str:
                        border=0, classes='table')
 
 
-def html_page(result: ScoringResult, speedup_table: pd.DataFrame | None = None) -> str:
-  """The leaderboard page: scores, profile plot, time chart, misses, rules and issues."""
+def html_page(result: ScoringResult, speedup_table: pd.DataFrame | None = None,
+              links: Sequence[tuple[str, str]] = ()) -> str:
+  """The leaderboard page: scores, profile plot, time chart, misses, rules and issues.
+
+  `links` are (text, relative href) pairs listed under "More", e.g. analysis pages.
+  """
   esc = html.escape
   times = result.times.reindex(columns=result.scored_workloads)
   missed = missed_targets(result)
@@ -110,12 +115,17 @@ def html_page(result: ScoringResult, speedup_table: pd.DataFrame | None = None) 
   ]
   if speedup_table is not None:
     parts += ['<h2>Speedups</h2>', _table(speedup_table, index=False)]
+  if links:
+    parts += ['<h2>More</h2><ul>', ''.join(
+        f'<li><a href="{esc(href, quote=True)}">{esc(text)}</a></li>' for text, href in links),
+              '</ul>']
   parts += ['<h2>Problems found in the logs</h2><ul>', issues, '</ul></body></html>']
   return '\n'.join(parts)
 
 
 def write_report(result: ScoringResult, output_dir: str,
-                 speedup_table: pd.DataFrame | None = None) -> list[str]:
+                 speedup_table: pd.DataFrame | None = None,
+                 links: Sequence[tuple[str, str]] = ()) -> list[str]:
   """Write every artifact of `result` under `output_dir`; return the paths written."""
   os.makedirs(output_dir, exist_ok=True)
   written = []
@@ -146,7 +156,7 @@ def write_report(result: ScoringResult, output_dir: str,
   written.append(path('time_to_target.png'))
   texts = {
       'leaderboard.md': markdown_table(result.scores),
-      'leaderboard.html': html_page(result, speedup_table),
+      'leaderboard.html': html_page(result, speedup_table, links),
       'issues.txt': ''.join(f'{m}\n' for m in result.issues),
   }
   for name, text in texts.items():

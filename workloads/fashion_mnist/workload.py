@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from workloads.common.classification import ClassificationWorkload
+from workloads.common.suite_constants import from_suite
 from workloads.fashion_mnist import input_pipeline, models
 
 
+@from_suite('fashion_mnist')
 class FashionMnistWorkload(ClassificationWorkload):
   """Data: `input_pipeline` (IDX files from --data_dir or the Debian package)."""
 
   activation = 'relu'
   input_shape = (28, 28, 1)
 
-  # Calibrated by benchmarks/calibrate_targets.py on a 2-core CPU machine (record:
-  # benchmarks/calibration/fashion_mnist.json): median best of 3 tuned NAdamW runs of 45 s.
-  VALIDATION_TARGET = 0.9014
-  TEST_TARGET = 0.8984
-  BUDGET_SEC = 90.0
-  EVAL_PERIOD_SEC = 5.0
-  STEP_HINT = 29_778
   DEFAULT_BATCH_SIZE = 128
 
   NUM_TRAIN = 50_000
@@ -38,10 +33,8 @@ class FashionMnistWorkload(ClassificationWorkload):
     return input_pipeline.load_splits(data_dir, self.train_mean, self.train_stddev)
 
 
+@from_suite('fashion_mnist_tanh')
 class FashionMnistTanhWorkload(FashionMnistWorkload):
   """Variant: tanh instead of ReLU activations (its own target)."""
 
   activation = 'tanh'
-  # Provisional (one untuned run showed ~0.90 reachable); not yet calibrated.
-  VALIDATION_TARGET = 0.88
-  TEST_TARGET = 0.87

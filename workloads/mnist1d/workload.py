@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from workloads.common.classification import ClassificationWorkload
+from workloads.common.suite_constants import from_suite
 from workloads.mnist1d import input_pipeline, models
 
 
+@from_suite('mnist1d')
 class Mnist1dWorkload(ClassificationWorkload):
   """Data: `input_pipeline` (generated, cached under data_dir/mnist1d/ when given)."""
 
   activation = 'relu'
   input_shape = (input_pipeline.SEQUENCE_LENGTH,)
 
-  # Calibrated by benchmarks/calibrate_targets.py on a 2-core CPU machine (record:
-  # benchmarks/calibration/mnist1d.json): median best of 3 tuned NAdamW runs of 45 s.
-  VALIDATION_TARGET = 0.9267
-  TEST_TARGET = 0.9174
-  BUDGET_SEC = 90.0
-  EVAL_PERIOD_SEC = 5.0
-  STEP_HINT = 43_110
   DEFAULT_BATCH_SIZE = 128
 
   NUM_TRAIN = 28_000
@@ -38,10 +33,8 @@ class Mnist1dWorkload(ClassificationWorkload):
     return input_pipeline.load_splits(data_dir, self.train_mean, self.train_stddev)
 
 
+@from_suite('mnist1d_gelu')
 class Mnist1dGeluWorkload(Mnist1dWorkload):
   """Variant: GELU instead of ReLU activations (its own target)."""
 
   activation = 'gelu'
-  # Provisional (one untuned run showed ~0.93 reachable); not yet calibrated.
-  VALIDATION_TARGET = 0.87
-  TEST_TARGET = 0.87

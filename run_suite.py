@@ -1,0 +1,133 @@
+r"""Run a submission on every workload of the lite suite, then score it against baselines.
+
+The default is the README's main job: NAdamW on the offline lite suite (one trial per
+workload), scored with the stored baselines into an HTML leaderboard:
+
+  python run_suite.py
+
+Your own algorithm, with 3 trials of external tuning, into a chosen folder:
+
+  python run_suite.py --submission_path=my_algo/submission.py \
+      --tuning_search_space=my_algo/tuning_search_space.json --num_tuning_trials=3 \
+      --experiment_dir=~/lite_runs
+
+Running the same command again resumes an interrupted run (finished trials are kept);
+--overwrite starts over. Every submission run into one --experiment_dir appears on its
+leaderboard (<experiment_dir>/leaderboard/leaderboard.html) next to the baselines.
+"""
+
+import logging
+import os
+import sys
+import webbrowser
+
+from absl import app, flags
+
+from algoperf import suite as suite_lib
+from algoperf import suite_runner, tuning
+
+_REPO = os.path.dirname(os.path.abspath(__file__))
+
+flags.DEFINE_string('submission_path',
+                    os.path.join('reference_algorithms', 'nadamw', 'submission.py'),
+                    'Path to the submission .py file.')
+flags.DEFINE_string('submission_name', None,
+                    'Label on the leaderboard (default: the folder holding the submission).')
+flags.DEFINE_string('suite', suite_lib.LITE,
+                    'Suite definition: a shipped name (lite_v1) or a path to a JSON file.')
+flags.DEFINE_list('workloads', [],
+                  'Only these workloads of the suite (default: all its base workloads).')
+flags.DEFINE_boolean('include_variants', False,
+                     'Also run every variant (robustness checks; not part of the score).')
+flags.DEFINE_enum('tuning_ruleset', None, list(tuning.RULESETS),
+                  'external (hyperparameters from a search space) or self; default: the '
+                  "suite's default run.")
+flags.DEFINE_string('tuning_search_space', None,
+                    'Search space JSON (external ruleset). Default: the fixed list shipped '
+                    'next to the default submission, else tuning_search_space.json next to '
+                    'the submission.')
+flags.DEFINE_integer('num_tuning_trials', None,
+                     "Trials per study (external ruleset); default: the suite's default run.")
+flags.DEFINE_integer('num_studies', None, "Studies per workload; default: the suite's.")
+flags.DEFINE_integer('rng_seed', None, 'Base seed (default: fresh, recorded for resume).')
+flags.DEFINE_string('experiment_dir', 'suite_results',
+                    'Root folder: runs/<submission>/ and leaderboard/ go here.')
+flags.DEFINE_string('baselines_dir', None,
+                    'Stored baseline logs to score against (default: baselines/<suite '
+                    'version>/runs in this repository; "none" for no baselines).')
+flags.DEFINE_string('data_dir', None,
+                    'Dataset location for workloads that read files, and the cache of '
+                    'generated data (default: <experiment_dir>/data).')
+flags.DEFINE_integer('max_global_steps', None,
+                     'Stop each trial after this many steps (smoke tests).')
+flags.DEFINE_boolean('save_checkpoints', True, 'Checkpoint at every eval (for resume).')
+flags.DEFINE_boolean('overwrite', False, "Delete this submission's earlier run first.")
+flags.DEFINE_boolean('score', True, 'Write the leaderboard after the runs.')
+flags.DEFINE_boolean('open', False, 'Open the leaderboard in a web browser at the end.')
+flags.DEFINE_enum('progress', 'auto', ['auto', 'on', 'off'],
+                  'Live progress line per trial on stderr (auto: only on a terminal).')
+FLAGS = flags.FLAGS
+
+DEFAULT_FIXED_SPACE = os.path.join('reference_algorithms', 'nadamw',
+                                   'tuning_search_space_fixed.json')
+
+
+def default_baselines_dir(suite: suite_lib.Suite) -> str:
+  return os.path.join(_REPO, 'baselines', suite.benchmark_version, suite_runner.RUNS)
+
+
+def _search_space() -> str | None:
+  if FLAGS.tuning_search_space or FLAGS['submission_path'].present:
+    return FLAGS.tuning_search_space
+  return DEFAULT_FIXED_SPACE  # The default job: NAdamW's tuned points, in order.
+
+
+def main(argv):
+  del argv
+  logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s',
+                      force=True)
+  from workloads import registry  # Deferred: flag errors should not wait for JAX imports.
+  try:
+    suite = suite_lib.load_suite(FLAGS.suite)
+  except suite_lib.SuiteError as e:
+    raise app.UsageError(str(e)) from e
+  if not os.path.isfile(FLAGS.submission_path):
+    raise app.UsageError(f'--submission_path={FLAGS.submission_path}: no such file.')
+  experiment_dir = os.path.abspath(os.path.expanduser(FLAGS.experiment_dir))
+  config = suite_runner.SuiteRunConfig(
+      submission_path=FLAGS.submission_path, experiment_dir=experiment_dir,
+      submission_name=FLAGS.submission_name, tuning_ruleset=FLAGS.tuning_ruleset,
+      tuning_search_space=_search_space(), num_tuning_trials=FLAGS.num_tuning_trials,
+      num_studies=FLAGS.num_studies, workloads=tuple(FLAGS.workloads),
+      include_variants=FLAGS.include_variants, rng_seed=FLAGS.rng_seed,
+      data_dir=os.path.expanduser(FLAGS.data_dir or os.path.join(experiment_dir, 'data')), max_global_steps=FLAGS.max_global_steps,
+      save_checkpoints=FLAGS.save_checkpoints, overwrite=FLAGS.overwrite,
+      show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress])
+  settings = suite_runner.resolved(config, suite)
+  print(f'Suite {suite.benchmark_version}: {config.name} '
+        f'({settings["tuning_ruleset"]} ruleset, {settings["num_studies"]} study(ies) x '
+        f'{settings["num_tuning_trials"]} trial(s) per workload) -> {config.submission_dir}')
+  try:
+    runs = suite_runner.run_suite(suite, config, registry.get_workload,
+                                  registry.base_workload_name)
+  except suite_lib.SuiteError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  print('\n'.join(['', *suite_runner.summary_lines(suite, runs)]))
+  if FLAGS.score:
+    baselines = FLAGS.baselines_dir or default_baselines_dir(suite)
+    if baselines.lower() == 'none':
+      baselines = None
+    result, written = suite_runner.score_suite(
+        suite, experiment_dir, baselines, ruleset=settings['tuning_ruleset'])
+    from algoperf import scoring
+    print('\n' + scoring.terminal_table(result))
+    page = os.path.join(experiment_dir, suite_runner.LEADERBOARD, 'leaderboard.html')
+    print(f'\nLeaderboard: {page}')
+    if FLAGS.open:
+      webbrowser.open('file://' + page)
+  return 1 if any(run.error for run in runs) else 0
+
+
+if __name__ == '__main__':
+  app.run(main)
