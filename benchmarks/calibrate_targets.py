@@ -11,10 +11,12 @@ Schedules follow `workload.step_hint`, so every run uses a step hint equal to th
 the tuning runs managed per second times the run's budget: the schedule ends when the run
 does. That step hint is the one to ship (a tuned baseline reaches the target near the end
 of its schedule, and the budget leaves `--budget_factor` x room).
-Calibration runs ignore the current targets and train to the budget. The result, with the machine it was measured on, is written
-to benchmarks/calibration/<workload>.json; copy the numbers into the workload class.
+Calibration runs ignore the current targets and train to the budget. The result, with the
+machine it was measured on, is written to benchmarks/calibration/<workload>.json, and the
+targets, budget and step hint go into the suite definition (algoperf/scoring/targets/
+lite_v1.json), which the workload classes and the scorer read.
 
-  python benchmarks/calibrate_targets.py --workload=mnist1d
+  python benchmarks/calibrate_targets.py --workloads=mnist1d,mnist1d_gelu
 """
 
 import json
@@ -26,9 +28,11 @@ import jax
 from absl import app, flags
 
 from algoperf import runner, submission, tuning
+from algoperf import suite as suite_lib
+from algoperf.scoring import targets as targets_lib
 from workloads import registry
 
-flags.DEFINE_string('workload', 'mnist1d', 'Workload to calibrate.')
+flags.DEFINE_list('workloads', ['mnist1d'], 'Workloads to calibrate, one after another.')
 flags.DEFINE_string('submission_path', 'reference_algorithms/nadamw/submission.py', '')
 flags.DEFINE_string('search_space',
                     'reference_algorithms/nadamw/tuning_search_space_fixed.json',
@@ -39,50 +43,49 @@ flags.DEFINE_float('run_budget', 60.0, 'Submission seconds per repeated run.')
 flags.DEFINE_integer('num_seeds', 3, 'Repeated runs of the tuned point.')
 flags.DEFINE_float('budget_factor', 2.0, 'Workload budget = factor x run_budget.')
 flags.DEFINE_string('output_dir', 'benchmarks/calibration', '')
+flags.DEFINE_string('suite', suite_lib.LITE,
+                    'Suite definition to write the results into ("" to leave it alone).')
 FLAGS = flags.FLAGS
 
 
-def _run(sub, hparams, seed, budget, step_hint):
-  workload = registry.get_workload(FLAGS.workload)
+def _run(name, sub, hparams, seed, budget, step_hint):
+  workload = registry.get_workload(name)
   workload.STEP_HINT = step_hint
   result = runner.run_trial(runner.TrialConfig(
-      workload=workload, workload_name=FLAGS.workload, submission=sub,
+      workload=workload, workload_name=name, submission=sub,
       hyperparameters=hparams, seed=seed,
       global_batch_size=submission.resolve_batch_size(
-          sub, FLAGS.workload, registry.base_workload_name(FLAGS.workload),
+          sub, name, registry.base_workload_name(name),
           workload.default_batch_size, jax.device_count()),
       eval_batch_size=workload.eval_batch_size, budget_sec=budget, show_progress=False,
       stop_at_targets=False))
-  name = workload.target_metric_name
+  metric = workload.target_metric_name
   pick = max if workload.target_metric_higher_is_better else min
-  best_val = pick(r[f'validation/{name}'] for _, r in result.eval_results)
-  best_test = pick(r[f'test/{name}'] for _, r in result.eval_results)
-  print(f'  seed {seed}: best validation/{name} {best_val:.4f}, test {best_test:.4f}, '
+  best_val = pick(r[f'validation/{metric}'] for _, r in result.eval_results)
+  best_test = pick(r[f'test/{metric}'] for _, r in result.eval_results)
+  print(f'  seed {seed}: best validation/{metric} {best_val:.4f}, test {best_test:.4f}, '
         f'{result.global_step} steps', flush=True)
   return best_val, best_test, result.global_step
 
 
-def main(argv):
-  del argv
-  sub = submission.load_submission(FLAGS.submission_path)
-  space = tuning.load_search_space(FLAGS.search_space)
-  points = tuning.study_points(space, FLAGS.num_tuning_points, 0, pool_seed=0)
-  workload = registry.get_workload(FLAGS.workload)
+def calibrate(name, sub, points):
+  workload = registry.get_workload(name)
   better = max if workload.target_metric_higher_is_better else min
-  print(f'Tuning {FLAGS.workload}: {len(points)} points x {FLAGS.tune_budget:.0f} s')
+  print(f'Tuning {name}: {len(points)} points x {FLAGS.tune_budget:.0f} s')
   # A first guess of the step rate from the workload's own hint; refined below.
   guess = int(workload.step_hint * FLAGS.tune_budget / workload.max_allowed_runtime_sec)
-  tuned = [_run(sub, hp, seed=0, budget=FLAGS.tune_budget, step_hint=guess) for hp in points]
+  tuned = [_run(name, sub, hp, seed=0, budget=FLAGS.tune_budget, step_hint=guess)
+           for hp in points]
   scores = [v for v, _, _ in tuned]
   best_index = scores.index(better(scores))
   hp = points[best_index]
   steps_per_sec = statistics.median(s for _, _, s in tuned) / FLAGS.tune_budget
   step_hint = int(steps_per_sec * FLAGS.run_budget)
   print(f'Repeating point {best_index}: {FLAGS.num_seeds} seeds x {FLAGS.run_budget:.0f} s')
-  runs = [_run(sub, hp, seed=seed, budget=FLAGS.run_budget, step_hint=step_hint)
+  runs = [_run(name, sub, hp, seed=seed, budget=FLAGS.run_budget, step_hint=step_hint)
           for seed in range(1, FLAGS.num_seeds + 1)]
   record = {
-      'workload': FLAGS.workload,
+      'workload': name,
       'metric': workload.target_metric_name,
       'validation_target': round(statistics.median(v for v, _, _ in runs), 4),
       'test_target': round(statistics.median(t for _, t, _ in runs), 4),
@@ -99,12 +102,28 @@ def main(argv):
                   'jax_version': jax.__version__},
   }
   os.makedirs(FLAGS.output_dir, exist_ok=True)
-  path = os.path.join(FLAGS.output_dir, f'{FLAGS.workload}.json')
+  path = os.path.join(FLAGS.output_dir, f'{name}.json')
   with open(path, 'w') as f:
     json.dump(record, f, indent=2)
   print(json.dumps({k: record[k] for k in (
       'validation_target', 'test_target', 'max_allowed_runtime_sec', 'step_hint')}))
   print(f'written {path}')
+  if FLAGS.suite:
+    suite_path = targets_lib.resolve_targets_path(FLAGS.suite)
+    suite_lib.update_workload(
+        suite_path, name, validation_target=record['validation_target'],
+        test_target=record['test_target'], max_runtime_sec=record['max_allowed_runtime_sec'],
+        step_hint=record['step_hint'], calibration=os.path.relpath(path))
+    print(f'updated {name} in {suite_path}')
+
+
+def main(argv):
+  del argv
+  sub = submission.load_submission(FLAGS.submission_path)
+  space = tuning.load_search_space(FLAGS.search_space)
+  points = tuning.study_points(space, FLAGS.num_tuning_points, 0, pool_seed=0)
+  for name in FLAGS.workloads:
+    calibrate(name, sub, points)
 
 
 if __name__ == '__main__':
