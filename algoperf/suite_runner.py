@@ -5,6 +5,7 @@ Layout under `experiment_dir` (a place where several submissions accumulate):
   <experiment_dir>/runs/<submission>/suite_run.json          what was asked, for resume
   <experiment_dir>/runs/<submission>/<benchmark_version>/study_<k>/<workload>_jax/trial_<i>/
   <experiment_dir>/leaderboard/                              every run here + baselines
+  <experiment_dir>/leaderboard/analysis/                     curves, sensitivity, summary
 
 `runs/` has the scorer's layout (one folder per submission), and so does a stored
 baselines folder; the leaderboard scores both together. Re-running the same command
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from algoperf import experiment, logs, scoring, tuning
+from algoperf import analysis, experiment, logs, scoring, tuning
 from algoperf.scoring.issues import Issues
 from algoperf.suite import Suite, SuiteError
 
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 RUNS = 'runs'
 LEADERBOARD = 'leaderboard'
+ANALYSIS = 'analysis'
 RUN_RECORD = 'suite_run.json'
 BASELINE_SUFFIX = ' [baseline]'
 # Fields of a run that must not change when it is resumed.
@@ -255,16 +257,26 @@ def read_evals(suite: Suite, runs_dir: str, baselines_dir: str | None,
 
 def score_suite(suite: Suite, experiment_dir: str, baselines_dir: str | None,
                 ruleset: str = 'external', output_dir: str | None = None,
-                links: Sequence[tuple[str, str]] = ()):
+                analyse: bool = True):
   """Score every run under `experiment_dir/runs` with the baselines; write the leaderboard.
 
-  Returns (ScoringResult, paths written). The leaderboard goes to
-  `experiment_dir/leaderboard` unless `output_dir` is given.
+  With `analyse`, the runs' learning curves, sensitivity plots and summary table go to
+  `<leaderboard>/analysis/`, linked from the leaderboard page. Returns (ScoringResult,
+  paths written). The leaderboard goes to `experiment_dir/leaderboard` unless `output_dir`
+  is given.
   """
   issues = Issues(strict=False)
-  evals, names = read_evals(suite, os.path.join(experiment_dir, RUNS), baselines_dir, issues)
+  runs_dir = os.path.join(experiment_dir, RUNS)
+  evals, names = read_evals(suite, runs_dir, baselines_dir, issues)
   options = scoring.ScoringOptions(ruleset=ruleset)
   result = scoring.score_evals(evals, suite.targets, options, names, issues)
   output_dir = output_dir or os.path.join(experiment_dir, LEADERBOARD)
-  written = scoring.write_report(result, output_dir, links=links)
+  links, written = [], []
+  if analyse and os.path.isdir(runs_dir):
+    analysis_dir = os.path.join(output_dir, ANALYSIS)
+    files = analysis.analyze(runs_dir, analysis_dir, analysis.AnalysisOptions(
+        targets=suite.targets, ruleset=ruleset))
+    links = analysis.page_links(files, prefix=ANALYSIS)
+    written += [os.path.join(analysis_dir, f) for f in files]
+  written += scoring.write_report(result, output_dir, links=links)
   return result, written

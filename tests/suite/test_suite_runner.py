@@ -124,15 +124,17 @@ def test_scoring_puts_runs_and_baselines_on_one_leaderboard(tmp_path, data_dir):
   _run(_config(tmp_path, data_dir, num_tuning_trials=1, max_global_steps=2))
   baselines = tmp_path / 'stored'
   shutil.copytree(tmp_path / 'runs' / 'nadamw', baselines / 'adam')
-  result, written = suite_runner.score_suite(
-      SUITE, os.fspath(tmp_path), os.fspath(baselines),
-      links=[('Analysis', 'analysis/index.html')])
+  result, written = suite_runner.score_suite(SUITE, os.fspath(tmp_path), os.fspath(baselines))
   assert sorted(result.scores['submission']) == ['adam [baseline]', 'nadamw']
   board = tmp_path / 'leaderboard'
   assert os.fspath(board / 'leaderboard.html') in written
   page = (board / 'leaderboard.html').read_text()
   assert 'adam [baseline]' in page and 'nadamw' in page
-  assert '<a href="analysis/index.html">Analysis</a>' in page
+  # The analysis of this run is written next to the page and linked from it.
+  assert os.fspath(board / 'analysis' / 'curves_mnist1d.png') in written
+  assert 'href="analysis/index.html"' in page and 'href="analysis/curves_mnist1d.png"' in page
+  summary = pd.read_csv(board / 'analysis' / 'summary.csv')
+  assert summary[['submission', 'workload']].values.tolist() == [['nadamw', 'mnist1d']]
   times = pd.read_csv(board / 'time_to_targets.csv', index_col=0)
   assert set(times.index) == {'adam [baseline]', 'nadamw'}
   # fashion_mnist has no runs: it scores infinity there, and the page says so.

@@ -1,0 +1,89 @@
+r"""Regenerate the stored baseline logs of a suite (committed, so nobody has to rerun them).
+
+Each reference algorithm runs the suite's default protocol (external ruleset, the suite's
+studies x trials) from a fixed seed, on this machine, through the same code path as
+`run_suite.py`. Checkpoints are deleted afterwards; the logs stay (a few kB per trial).
+A manifest records the protocol, the machine and the wall time.
+
+  python baselines/regenerate.py                     # every algorithm below
+  python baselines/regenerate.py --algorithms=adam   # just one (replaces its logs)
+"""
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+
+import jax
+from absl import app, flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from algoperf import checkpoint, logs, suite_runner  # noqa: E402
+from algoperf import suite as suite_lib  # noqa: E402
+from workloads import registry  # noqa: E402
+
+# Baseline -> its list-form search space: one hand-set point per algorithm (NAdamW's is
+# its tuned list; the first point is the one the suite's 1-trial protocol uses).
+ALGORITHMS = {
+    'nadamw': 'reference_algorithms/nadamw/tuning_search_space_fixed.json',
+    'adam': 'reference_algorithms/adam/tuning_search_space_fixed.json',
+    'momentum': 'reference_algorithms/momentum/tuning_search_space_fixed.json',
+    'shampoo': 'reference_algorithms/shampoo/tuning_search_space_fixed.json',
+}
+SEED = 0
+MANIFEST = 'manifest.json'
+
+flags.DEFINE_list('algorithms', list(ALGORITHMS), 'Baselines to (re)generate.')
+flags.DEFINE_string('suite', suite_lib.LITE, 'Suite definition (name or path).')
+FLAGS = flags.FLAGS
+
+
+def _prune_checkpoints(directory: str) -> None:
+  for parent, dirs, _ in os.walk(directory):
+    if checkpoint.CHECKPOINT_SUBDIR in dirs:
+      shutil.rmtree(os.path.join(parent, checkpoint.CHECKPOINT_SUBDIR))
+      dirs.remove(checkpoint.CHECKPOINT_SUBDIR)
+
+
+def main(argv):
+  del argv
+  suite = suite_lib.load_suite(FLAGS.suite)
+  out_dir = os.path.join(ROOT, 'baselines', suite.benchmark_version)
+  manifest_path = os.path.join(out_dir, MANIFEST)
+  manifest = logs.read_json(manifest_path) if os.path.exists(manifest_path) else {
+      'suite': suite.benchmark_version, 'algorithms': {}}
+  for name in FLAGS.algorithms:
+    space = ALGORITHMS[name]
+    config = suite_runner.SuiteRunConfig(
+        submission_path=os.path.join(ROOT, 'reference_algorithms', name, 'submission.py'),
+        experiment_dir=out_dir, submission_name=name, tuning_ruleset='external',
+        tuning_search_space=os.path.join(ROOT, space), rng_seed=SEED,
+        data_dir=os.path.join(out_dir, 'data'), save_checkpoints=False, overwrite=True,
+        show_progress=False)
+    start = time.perf_counter()
+    runs = suite_runner.run_suite(suite, config, registry.get_workload,
+                                  registry.base_workload_name)
+    _prune_checkpoints(config.submission_dir)
+    print('\n'.join(suite_runner.summary_lines(suite, runs)), flush=True)
+    manifest['algorithms'][name] = {
+        'tuning_search_space': space, 'rng_seed': SEED,
+        'num_studies': suite.default_run.get('num_studies', 1),
+        'num_tuning_trials': suite.default_run.get('num_tuning_trials', 1),
+        'time_to_target_sec': {r.workload: r.time_to_target() for r in runs},
+        'failed': {r.workload: r.error for r in runs if r.error},
+        'wall_sec': round(time.perf_counter() - start, 1),
+        'machine': {'platform': platform.platform(), 'cpu_count': os.cpu_count(),
+                    'device_kind': jax.devices()[0].device_kind,
+                    'jax_version': jax.__version__},
+    }
+    logs.write_json(manifest_path, manifest)
+  shutil.rmtree(os.path.join(out_dir, 'data'), ignore_errors=True)
+  print(json.dumps(manifest, indent=2))
+
+
+if __name__ == '__main__':
+  app.run(main)
