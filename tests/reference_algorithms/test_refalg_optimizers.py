@@ -1,4 +1,4 @@
-"""AdamW, LAMB, Adafactor, SAM and Schedule-Free AdamW train the toy workload."""
+"""AdamW, LAMB, Adafactor, SAM, Schedule-Free AdamW and Shampoo train the toy workload."""
 
 import os
 import sys
@@ -19,6 +19,7 @@ HP = {
                              weight_decay=1e-3),
     'sam': lib.adam_like(weight_decay=1e-3, rho=0.02),
     'schedule_free_adamw': lib.adam_like(learning_rate=0.02, weight_decay=1e-3),
+    'shampoo': lib.adam_like(weight_decay=1e-3),
 }
 
 
