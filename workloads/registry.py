@@ -21,6 +21,17 @@ _WORKLOADS: dict[str, tuple[str, str | None]] = {
     'fashion_mnist': ('workloads.fashion_mnist.workload:FashionMnistWorkload', None),
     'fashion_mnist_tanh': ('workloads.fashion_mnist.workload:FashionMnistTanhWorkload',
                            'fashion_mnist'),
+    'mnist1d_cnn': ('workloads.mnist1d_cnn.workload:Mnist1dCnnWorkload', None),
+    'mnist1d_cnn_batchnorm': ('workloads.mnist1d_cnn.workload:Mnist1dCnnBatchNormWorkload',
+                              'mnist1d_cnn'),
+    'fashion_mnist_cnn': ('workloads.fashion_mnist_cnn.workload:FashionMnistCnnWorkload', None),
+    'fashion_mnist_cnn_tanh': (
+        'workloads.fashion_mnist_cnn.workload:FashionMnistCnnTanhWorkload', 'fashion_mnist_cnn'),
+    'noisy_quadratic': ('workloads.noisy_quadratic.workload:NoisyQuadraticWorkload', None),
+    'noisy_quadratic_illcond': (
+        'workloads.noisy_quadratic.workload:NoisyQuadraticIllCondWorkload', 'noisy_quadratic'),
+    'char_lm': ('workloads.char_lm.workload:CharLmWorkload', None),
+    'char_lm_postnorm': ('workloads.char_lm.workload:CharLmPostNormWorkload', 'char_lm'),
 }
 
 

@@ -32,6 +32,14 @@ BATCH_SIZES: Mapping[str, int] = {
     'mnist': 128,
     'fashion_mnist': 128,
     'cifar': 128,
+    'mnist1d_cnn': 128,
+    'mnist1d_cnn_batchnorm': 128,
+    'fashion_mnist_cnn': 128,
+    'fashion_mnist_cnn_tanh': 128,
+    'noisy_quadratic': 128,
+    'noisy_quadratic_illcond': 128,
+    'char_lm': 32,
+    'char_lm_postnorm': 32,
 }
 
 BuildOptimizer = Callable[[hparams_lib.HParams, int], optax.GradientTransformation]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 
+import char_lm_data
 import jax
 import numpy as np
 import optax
@@ -143,7 +144,15 @@ def mnist1d_data_dir(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='session')
-def prepared(mnist_tfds_dir, cifar_tfds_dir, fashion_data_dir, mnist1d_data_dir):
+def char_lm_data_dir(tmp_path_factory) -> str:
+  root = tmp_path_factory.mktemp('char_lm')
+  char_lm_data.write_module(root / 'char_lm')
+  return os.fspath(root)
+
+
+@pytest.fixture(scope='session')
+def prepared(mnist_tfds_dir, cifar_tfds_dir, fashion_data_dir, mnist1d_data_dir,
+             char_lm_data_dir):
   """`prepared(name)` -> (workload, data_dir): a fresh workload with its small test data."""
 
   def make(name: str):
@@ -154,7 +163,9 @@ def prepared(mnist_tfds_dir, cifar_tfds_dir, fashion_data_dir, mnist1d_data_dir)
       workload.NUM_TRAIN = TFDS_TRAIN
       workload.NUM_EVAL_TRAIN = TFDS_TRAIN
     data_dir = {'mnist': mnist_tfds_dir, 'cifar': cifar_tfds_dir,
-                'fashion_mnist': fashion_data_dir, 'mnist1d': mnist1d_data_dir}[base]
+                'fashion_mnist': fashion_data_dir, 'mnist1d': mnist1d_data_dir,
+                'fashion_mnist_cnn': fashion_data_dir, 'mnist1d_cnn': mnist1d_data_dir,
+                'char_lm': char_lm_data_dir, 'noisy_quadratic': ''}[base]
     return workload, data_dir
 
   return make

@@ -1,0 +1,1 @@
+"""Fashion-MNIST with a DeepOBS 2c2d-style CNN, and its variants."""

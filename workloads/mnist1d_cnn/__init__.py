@@ -1,0 +1,1 @@
+"""MNIST-1D with a 1-D CNN, and its variants."""
