@@ -3,7 +3,8 @@
 `run_trial` is a plain function of its inputs: set-up (untimed), the timed loop, untimed
 evaluations, logs and checkpoints. Read it top to bottom to follow a trial from flags to
 CSV row. The per-step hot path is: keys for the step, `data_selection`, `update_params`,
-one device sync, one clock read and a few comparisons.
+the input queue's prefetch of the next batch (while the device computes), one device
+sync, one clock read and a few comparisons.
 """
 
 from __future__ import annotations
@@ -252,6 +253,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
   eval_after_first_step = global_step == 0
   structure_checked = False
   status = None
+  prefetch = getattr(input_queue, 'prefetch', None)
 
   clock.start()
   while status is None:
@@ -272,6 +274,8 @@ def run_trial(config: TrialConfig) -> TrialResult:
     except spec.TrainingCompleteError:
       train_state['training_complete'] = True
     global_step += 1
+    if prefetch is not None:
+      prefetch()  # Host work for the next batch overlaps the step the device is running.
     # Sync on the returned state before reading the clock: queued work is billed here.
     submission_time = clock.lap((optimizer_state, params, model_state))
     train_state['accumulated_submission_time'] = submission_time

@@ -7,6 +7,7 @@ rule 8). Batches leave the iterator already placed on devices, split along the b
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Mapping
 
 import grain
@@ -41,6 +42,10 @@ class TrainBatches(Iterator):
   `augment(batch, rng)` optionally transforms each host batch (e.g. random crops); Grain
   seeds its generator from `seed` and the batch's index, so a restored iterator
   reproduces the same augmented batches.
+
+  `prefetch()` prepares the next batch ahead of `next()`. The runner calls it right after
+  dispatching a train step, so the host gathers and transfers the next batch while the
+  device computes, instead of after the per-step sync (still on the submission clock).
   """
 
   def __init__(self, arrays: Mapping[str, np.ndarray], global_batch_size: int, seed: int,
@@ -63,6 +68,8 @@ class TrainBatches(Iterator):
     synchronous = grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)
     self._iterator = iter(dataset.to_iter_dataset(synchronous))
     self._sharding = jax_sharding_utils.get_batch_dim_sharding()
+    # (iterator state before the batch, the device batch), prepared by `prefetch`.
+    self._ready: tuple[dict, dict[str, jax.Array]] | None = None
 
   def _order(self, epoch: int) -> np.ndarray:
     if self._permutation is None or self._permutation[0] != epoch:
@@ -77,12 +84,22 @@ class TrainBatches(Iterator):
     return {k: v[indices] for k, v in self._arrays.items()}
 
   def __next__(self) -> dict[str, jax.Array]:
+    if self._ready is not None:
+      batch, self._ready = self._ready[1], None
+      return batch
     return jax.device_put(next(self._iterator), self._sharding)
 
+  def prefetch(self) -> None:
+    """Prepare the next batch now (once); `get_state` still points before it."""
+    if self._ready is None:
+      state = copy.deepcopy(self._iterator.get_state())
+      self._ready = (state, jax.device_put(next(self._iterator), self._sharding))
+
   def get_state(self) -> dict:
-    return self._iterator.get_state()
+    return dict(self._ready[0]) if self._ready is not None else self._iterator.get_state()
 
   def set_state(self, state: dict) -> None:
+    self._ready = None
     self._iterator.set_state(state)
 
 

@@ -1,4 +1,5 @@
-"""The shared train iterator: epochs are permutations, resume replays augmentation."""
+"""The shared train iterator: epochs are permutations, resume replays augmentation,
+prefetching keeps the order and the resumable position."""
 
 import threading
 
@@ -34,3 +35,30 @@ def test_resume_replays_augmented_batches():
   resumed.set_state(state)
   np.testing.assert_array_equal(np.asarray(next(resumed)['inputs']), expected)
   assert np.abs(expected).sum() > 0
+
+
+def test_prefetch_changes_nothing_but_when_the_batch_is_made():
+  arrays = {'inputs': np.arange(200, dtype=np.float32).reshape(100, 2),
+            'targets': np.arange(100)}
+  plain = in_memory.TrainBatches(arrays, 10, seed=2)
+  ahead = in_memory.TrainBatches(arrays, 10, seed=2)
+  expected = _targets(plain, 25)  # Crosses two epoch boundaries.
+  got = []
+  for _ in range(25):
+    ahead.prefetch()
+    ahead.prefetch()  # A second call before next() must not skip a batch.
+    got.append(np.asarray(next(ahead)['targets']))
+  np.testing.assert_array_equal(np.concatenate(got), expected)
+
+  # The position of a prefetching iterator is before the prefetched batch, so a
+  # checkpoint taken then resumes at that batch.
+  ahead.prefetch()
+  state = ahead.get_state()
+  upcoming = np.asarray(next(ahead)['targets'])
+  resumed = in_memory.TrainBatches(arrays, 10, seed=2)
+  resumed.set_state(state)
+  np.testing.assert_array_equal(np.asarray(next(resumed)['targets']), upcoming)
+  # set_state drops a prefetched batch.
+  ahead.prefetch()
+  ahead.set_state(state)
+  np.testing.assert_array_equal(np.asarray(next(ahead)['targets']), upcoming)
