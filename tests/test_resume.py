@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 DRIVER = os.path.join(os.path.dirname(__file__), 'resume_driver.py')
-STEPS = 800
+STEPS = 4000  # Long enough (a few seconds) that the kill lands mid-run on a fast machine.
 
 
 def _run(log_dir, mode, out, wait=True):

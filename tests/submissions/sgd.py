@@ -5,7 +5,7 @@ import functools
 import jax
 import optax
 
-from algoperf import jax_sharding_utils, spec
+from algoperf import spec
 
 
 def get_batch_size(workload_name):
