@@ -1,8 +1,8 @@
-"""The base of every classification workload: in-memory splits, softmax cross-entropy,
-accuracy target, masked eval.
+"""The base of every classification workload: softmax cross-entropy, accuracy target.
 
 A subclass supplies its constants (target, budget, sizes), `build_model()` and
-`load_splits(data_dir)`; everything a runner or submission calls lives here once.
+`load_splits(data_dir)`; the in-memory splits, input queues and masked eval come from
+`InMemoryWorkload`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,11 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from algoperf import jax_sharding_utils, spec
-from algoperf.data import in_memory
 from workloads.common import param_types
-
-Arrays = dict[str, np.ndarray]
-Splits = dict[str, Arrays]  # 'train', 'eval_train', 'validation', 'test'
+from workloads.common.in_memory_workload import InMemoryWorkload
 
 
 def softmax_cross_entropy(label_batch, logits_batch, num_classes: int, mask_batch=None,
@@ -47,23 +43,11 @@ def softmax_cross_entropy(label_batch, logits_batch, num_classes: int, mask_batc
           'per_example': per_example}
 
 
-class ClassificationWorkload(spec.Workload):
+class ClassificationWorkload(InMemoryWorkload):
   """Softmax classification over splits held in host memory."""
 
-  # Subclasses set these (one place per workload for its target/budget constants).
   num_classes: int = 10
   input_shape: tuple[int, ...] = ()
-  VALIDATION_TARGET: float
-  TEST_TARGET: float
-  BUDGET_SEC: float
-  EVAL_PERIOD_SEC: float
-  STEP_HINT: int
-  NUM_TRAIN: int
-  NUM_EVAL_TRAIN: int
-  NUM_VALIDATION: int
-  NUM_TEST: int
-  EVAL_BATCH_SIZE: int
-  DEFAULT_BATCH_SIZE: int
   TRAIN_MEAN: Any = 0.0  # Input standardisation: (x - mean) / stddev, per channel or scalar.
   TRAIN_STDDEV: Any = 1.0
 
@@ -71,11 +55,8 @@ class ClassificationWorkload(spec.Workload):
   loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
 
   def __init__(self) -> None:
-    super().__init__()
     self._model = self.build_model()
-    self._splits: Splits | None = None
-    # Jitted once per workload object: every eval call reuses its compilation.
-    self._eval_step = jax.jit(self._batch_metrics)
+    super().__init__()
 
   # --- what a subclass provides ----------------------------------------------------
 
@@ -83,59 +64,7 @@ class ClassificationWorkload(spec.Workload):
   def build_model(self) -> nn.Module:
     """The Flax module; `__call__(x, train)` and an `output_layer_name` attribute."""
 
-  @abc.abstractmethod
-  def load_splits(self, data_dir: str | None) -> Splits:
-    """Host arrays for 'train', 'eval_train', 'validation', 'test' ({'inputs','targets'})."""
-
-  def train_augment(self) -> in_memory.Augment | None:
-    """Per-batch host transform of train batches (random crops...), if any."""
-    return None
-
-  # --- constants as the spec's properties ------------------------------------------
-
-  @property
-  def validation_target_value(self) -> float:
-    return self.VALIDATION_TARGET
-
-  @property
-  def test_target_value(self) -> float:
-    return self.TEST_TARGET
-
-  @property
-  def max_allowed_runtime_sec(self) -> float:
-    return self.BUDGET_SEC
-
-  @property
-  def eval_period_time_sec(self) -> float:
-    return self.EVAL_PERIOD_SEC
-
-  @property
-  def step_hint(self) -> int:
-    return self.STEP_HINT
-
-  @property
-  def num_train_examples(self) -> int:
-    return self.NUM_TRAIN
-
-  @property
-  def num_eval_train_examples(self) -> int:
-    return self.NUM_EVAL_TRAIN
-
-  @property
-  def num_validation_examples(self) -> int:
-    return self.NUM_VALIDATION
-
-  @property
-  def num_test_examples(self) -> int:
-    return self.NUM_TEST
-
-  @property
-  def eval_batch_size(self) -> int:
-    return self.EVAL_BATCH_SIZE
-
-  @property
-  def default_batch_size(self) -> int:
-    return self.DEFAULT_BATCH_SIZE
+  # --- input standardisation constants --------------------------------------------
 
   @property
   def train_mean(self) -> Any:
@@ -144,25 +73,6 @@ class ClassificationWorkload(spec.Workload):
   @property
   def train_stddev(self) -> Any:
     return self.TRAIN_STDDEV
-
-  # --- data --------------------------------------------------------------------------
-
-  def splits(self, data_dir: str | None) -> Splits:
-    """The splits, loaded on first use and kept for this workload object's lifetime."""
-    if self._splits is None:
-      self._splits = self.load_splits(data_dir)
-    return self._splits
-
-  def _build_input_queue(self, data_rng, split, data_dir, global_batch_size, cache=None,
-                         repeat_final_dataset=None, num_batches=None):
-    del cache, repeat_final_dataset
-    splits = self.splits(data_dir)
-    if split == 'train':
-      return in_memory.TrainBatches(splits['train'], global_batch_size,
-                                    seed=in_memory.seed_from_rng(data_rng),
-                                    augment=self.train_augment())
-    num_examples = None if num_batches is None else num_batches * global_batch_size
-    return in_memory.eval_batches(splits[split], global_batch_size, num_examples)
 
   # --- model ---------------------------------------------------------------------------
 
@@ -204,14 +114,3 @@ class ClassificationWorkload(spec.Workload):
     loss = self.loss_fn(batch['targets'], logits, weights)
     correct = jnp.sum((jnp.argmax(logits, axis=-1) == batch['targets']) * weights)
     return {'loss': loss['summed'], 'accuracy': correct, 'count': loss['n_valid_examples']}
-
-  def _eval_model_on_split(self, split, num_examples, global_batch_size, params, model_state,
-                           rng, data_dir, global_step=0):
-    del rng, global_step
-    totals = None
-    for batch in in_memory.eval_batches(self.splits(data_dir)[split], global_batch_size,
-                                        num_examples):
-      metrics = self._eval_step(params, model_state, batch)
-      totals = metrics if totals is None else jax.tree.map(jnp.add, totals, metrics)
-    count = float(totals.pop('count'))
-    return {name: float(value) / count for name, value in totals.items()}

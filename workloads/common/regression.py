@@ -1,134 +1,25 @@
-"""The base of workloads whose target is a loss (lower is better): in-memory splits,
-masked evaluation of the mean loss.
+"""The base of workloads whose target is a loss (lower is better).
 
 A subclass supplies its constants (target, budget, sizes), `load_splits(data_dir)` and its
-model (`init_model_fn`, `model_fn`, `loss_fn`, `is_output_params`); the runner-facing
-properties, input queues and evaluation live here once.
+model (`init_model_fn`, `model_fn`, `loss_fn`, `is_output_params`); the in-memory splits,
+input queues and masked evaluation of the mean loss come from `InMemoryWorkload`.
 """
 
 from __future__ import annotations
 
-import abc
-
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from algoperf import spec
-from algoperf.data import in_memory
-
-Arrays = dict[str, np.ndarray]
-Splits = dict[str, Arrays]  # 'train', 'eval_train', 'validation', 'test'
+from workloads.common.in_memory_workload import InMemoryWorkload
 
 
-class RegressionWorkload(spec.Workload):
+class RegressionWorkload(InMemoryWorkload):
   """A loss-target workload over splits held in host memory."""
-
-  VALIDATION_TARGET: float
-  TEST_TARGET: float
-  BUDGET_SEC: float
-  EVAL_PERIOD_SEC: float
-  STEP_HINT: int
-  NUM_TRAIN: int
-  NUM_EVAL_TRAIN: int
-  NUM_VALIDATION: int
-  NUM_TEST: int
-  EVAL_BATCH_SIZE: int
-  DEFAULT_BATCH_SIZE: int
 
   target_metric_name = 'loss'
   target_metric_higher_is_better = False
   loss_type = spec.LossType.MEAN_SQUARED_ERROR
-
-  def __init__(self) -> None:
-    super().__init__()
-    self._splits: Splits | None = None
-    # Jitted once per workload object: every eval call reuses its compilation.
-    self._eval_step = jax.jit(self._batch_metrics)
-
-  @abc.abstractmethod
-  def load_splits(self, data_dir: str | None) -> Splits:
-    """Host arrays for 'train', 'eval_train', 'validation', 'test' ({'inputs','targets'})."""
-
-  # --- constants as the spec's properties ------------------------------------------
-
-  @property
-  def validation_target_value(self) -> float:
-    return self.VALIDATION_TARGET
-
-  @property
-  def test_target_value(self) -> float:
-    return self.TEST_TARGET
-
-  @property
-  def max_allowed_runtime_sec(self) -> float:
-    return self.BUDGET_SEC
-
-  @property
-  def eval_period_time_sec(self) -> float:
-    return self.EVAL_PERIOD_SEC
-
-  @property
-  def step_hint(self) -> int:
-    return self.STEP_HINT
-
-  @property
-  def num_train_examples(self) -> int:
-    return self.NUM_TRAIN
-
-  @property
-  def num_eval_train_examples(self) -> int:
-    return self.NUM_EVAL_TRAIN
-
-  @property
-  def num_validation_examples(self) -> int:
-    return self.NUM_VALIDATION
-
-  @property
-  def num_test_examples(self) -> int:
-    return self.NUM_TEST
-
-  @property
-  def eval_batch_size(self) -> int:
-    return self.EVAL_BATCH_SIZE
-
-  @property
-  def default_batch_size(self) -> int:
-    return self.DEFAULT_BATCH_SIZE
-
-  # --- data --------------------------------------------------------------------------
-
-  def splits(self, data_dir: str | None) -> Splits:
-    """The splits, made on first use and kept for this workload object's lifetime."""
-    if self._splits is None:
-      self._splits = self.load_splits(data_dir)
-    return self._splits
-
-  def _build_input_queue(self, data_rng, split, data_dir, global_batch_size, cache=None,
-                         repeat_final_dataset=None, num_batches=None):
-    del cache, repeat_final_dataset
-    splits = self.splits(data_dir)
-    if split == 'train':
-      return in_memory.TrainBatches(splits['train'], global_batch_size,
-                                    seed=in_memory.seed_from_rng(data_rng))
-    num_examples = None if num_batches is None else num_batches * global_batch_size
-    return in_memory.eval_batches(splits[split], global_batch_size, num_examples)
-
-  # --- evaluation ----------------------------------------------------------------------
 
   def _batch_metrics(self, params, model_state, batch):
     logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, None,
                               update_batch_norm=False)
     loss = self.loss_fn(batch['targets'], logits, batch['weights'])
     return {'loss': loss['summed'], 'count': loss['n_valid_examples']}
-
-  def _eval_model_on_split(self, split, num_examples, global_batch_size, params, model_state,
-                           rng, data_dir, global_step=0):
-    del rng, global_step
-    totals = None
-    for batch in in_memory.eval_batches(self.splits(data_dir)[split], global_batch_size,
-                                        num_examples):
-      metrics = self._eval_step(params, model_state, batch)
-      totals = metrics if totals is None else jax.tree.map(jnp.add, totals, metrics)
-    count = float(totals.pop('count'))
-    return {name: float(value) / count for name, value in totals.items()}

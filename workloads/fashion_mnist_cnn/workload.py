@@ -12,35 +12,17 @@ Variant `fashion_mnist_cnn_tanh`: tanh instead of ReLU.
 
 from __future__ import annotations
 
-from workloads.common.classification import ClassificationWorkload
 from workloads.common.suite_constants import from_suite
-from workloads.fashion_mnist import input_pipeline
+from workloads.fashion_mnist.workload import FashionMnistWorkload
 from workloads.fashion_mnist_cnn import models
 
 
 @from_suite('fashion_mnist_cnn')
-class FashionMnistCnnWorkload(ClassificationWorkload):
-  """Data: `workloads.fashion_mnist.input_pipeline` (IDX files, --data_dir or Debian's)."""
-
-  activation = 'relu'
-  input_shape = (28, 28, 1)
-
-  DEFAULT_BATCH_SIZE = 128
-
-  # The same splits as `fashion_mnist`.
-  NUM_TRAIN = 50_000
-  NUM_EVAL_TRAIN = 10_000
-  NUM_VALIDATION = input_pipeline.NUM_VALIDATION
-  NUM_TEST = 10_000
-  EVAL_BATCH_SIZE = 5_000
-  TRAIN_MEAN = 0.2855
-  TRAIN_STDDEV = 0.3528
+class FashionMnistCnnWorkload(FashionMnistWorkload):
+  """The `fashion_mnist` data, splits and sizes; a CNN instead of the MLP."""
 
   def build_model(self):
     return models.make_model(self.activation)
-
-  def load_splits(self, data_dir):
-    return input_pipeline.load_splits(data_dir, self.train_mean, self.train_stddev)
 
 
 @from_suite('fashion_mnist_cnn_tanh')

@@ -9,35 +9,19 @@ bias; 47,786 parameters), so `model_state` holds batch statistics.
 
 from __future__ import annotations
 
-from workloads.common.classification import ClassificationWorkload
 from workloads.common.suite_constants import from_suite
-from workloads.mnist1d import input_pipeline
+from workloads.mnist1d.workload import Mnist1dWorkload
 from workloads.mnist1d_cnn import models
 
 
 @from_suite('mnist1d_cnn')
-class Mnist1dCnnWorkload(ClassificationWorkload):
-  """Data: `workloads.mnist1d.input_pipeline` (generated, cached under data_dir/mnist1d/)."""
+class Mnist1dCnnWorkload(Mnist1dWorkload):
+  """The `mnist1d` data, splits and sizes; a 1-D CNN instead of the MLP."""
 
   batch_norm = False
-  input_shape = (input_pipeline.SEQUENCE_LENGTH,)
-
-  DEFAULT_BATCH_SIZE = 128
-
-  # The same splits as `mnist1d`.
-  NUM_TRAIN = 28_000
-  NUM_EVAL_TRAIN = 10_000
-  NUM_VALIDATION = input_pipeline.NUM_VALIDATION
-  NUM_TEST = 8_000
-  EVAL_BATCH_SIZE = 4_000
-  TRAIN_MEAN = 0.0009
-  TRAIN_STDDEV = 0.9990
 
   def build_model(self):
     return models.make_model(self.batch_norm)
-
-  def load_splits(self, data_dir):
-    return input_pipeline.load_splits(data_dir, self.train_mean, self.train_stddev)
 
 
 @from_suite('mnist1d_cnn_batchnorm')
