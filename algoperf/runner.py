@@ -4,7 +4,9 @@
 evaluations, logs and checkpoints. Read it top to bottom to follow a trial from flags to
 CSV row. The per-step hot path is: keys for the step, `data_selection`, `update_params`,
 the input queue's prefetch of the next batch (while the device computes), one device
-sync, one clock read and a few comparisons.
+sync, one clock read and a few comparisons. Away from any deadline the sync waits for the
+previous step rather than this one (`clock.StepSync`), so the host prepares step j+1
+while the device runs step j.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf import checkpoint, logs, progress, spec, tuning
-from algoperf.clock import Stopwatch, SubmissionClock
+from algoperf.clock import StepSync, Stopwatch, SubmissionClock, ready_token
 from algoperf.submission import Submission, SubmissionError
 
 logger = logging.getLogger(__name__)
@@ -255,6 +257,8 @@ def run_trial(config: TrialConfig) -> TrialResult:
   status = None
   prefetch = getattr(input_queue, 'prefetch', None)
 
+  sync = StepSync(clock)
+  ready_token((optimizer_state, params, model_state))  # Compiled before the clock starts.
   clock.start()
   while status is None:
     data_key, update_key, eval_key = step_keys(global_step)
@@ -276,11 +280,20 @@ def run_trial(config: TrialConfig) -> TrialResult:
     global_step += 1
     if prefetch is not None:
       prefetch()  # Host work for the next batch overlaps the step the device is running.
+    settled = sync.settle()  # The previous step, if it was left in flight, is billed here.
+    if settled is not None:
+      train_state['accumulated_submission_time'] = settled
+      display.step(global_step - 1, settled)
+    out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
+    next_deadline = min(config.budget_sec, train_state['last_eval_submission_time']
+                        + workload.eval_period_time_sec)
+    if not (out_of_steps or train_state['training_complete'] or eval_after_first_step) \
+        and sync.defer((optimizer_state, params, model_state), next_deadline):
+      continue  # Nothing can fall due when this step ends: the host goes on to the next.
     # Sync on the returned state before reading the clock: queued work is billed here.
-    submission_time = clock.lap((optimizer_state, params, model_state))
+    submission_time = sync.lap((optimizer_state, params, model_state))
     train_state['accumulated_submission_time'] = submission_time
     train_state['is_time_remaining'] = submission_time < config.budget_sec
-    out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
     ending = (not train_state['is_time_remaining'] or out_of_steps
               or train_state['training_complete'])
     display.step(global_step, submission_time)
@@ -300,7 +313,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
           eval_results=eval_results, global_step=global_step, rng=eval_key)
       optimizer_state, params, model_state = _check_update_return(
           submission, prepared, reference_structure, global_step, 'prepare_for_eval')
-    submission_time = clock.stop((optimizer_state, params, model_state))
+    submission_time = sync.stop((optimizer_state, params, model_state))
     eval_after_first_step = False
     with eval_watch:
       eval_result = _evaluate(config, params, model_state, eval_key, global_step)

@@ -5,11 +5,12 @@ For each MLP workload, in one process and alternating, it times:
           the measured window); time = submission time between those two evals;
   bare:   the same compiled NAdamW train step, the same input pipeline and batches, in a
           plain Python loop with one device sync at the end.
-The ratio runner/bare (median over repeats) is the runner's per-step overhead: per-step
-keys, data_selection/update_params dispatch, the device sync before each clock read.
+The ratio runner/bare (median over repeats, the order alternating) is the runner's
+per-step overhead: per-step keys, data_selection/update_params dispatch, the device sync
+before each clock read (on the previous step where `clock.StepSync` defers it).
 The last line is `RESULT runner_overhead_ratio <ratio>` (worst workload).
 
-  python benchmarks/runner_overhead.py --steps=3000 --repeats=3
+  python benchmarks/runner_overhead.py --steps=3000 --repeats=7
 """
 
 import statistics
@@ -24,7 +25,7 @@ from workloads import registry
 
 flags.DEFINE_list('workloads', ['mnist1d', 'fashion_mnist'], 'MLP workloads to measure.')
 flags.DEFINE_integer('steps', 3000, 'Measured steps per run.')
-flags.DEFINE_integer('repeats', 3, 'Alternating runner/bare repeats per workload.')
+flags.DEFINE_integer('repeats', 7, 'Alternating runner/bare repeats per workload.')
 FLAGS = flags.FLAGS
 
 SUBMISSION = 'reference_algorithms/nadamw/submission.py'
@@ -75,9 +76,11 @@ def main(argv):
   worst = 0.0
   for name in FLAGS.workloads:
     ratios = []
-    for _ in range(FLAGS.repeats):
-      bare = time_bare(name, sub, hp)
-      ran = time_runner(name, sub, hp)
+    for repeat in range(FLAGS.repeats):
+      if repeat % 2:  # Alternate which goes first, so a drifting machine favours neither.
+        ran, bare = time_runner(name, sub, hp), time_bare(name, sub, hp)
+      else:
+        bare, ran = time_bare(name, sub, hp), time_runner(name, sub, hp)
       ratios.append(ran / bare)
       print(f'{name}: bare {FLAGS.steps / bare:.0f} steps/s, runner '
             f'{FLAGS.steps / ran:.0f} steps/s, ratio {ran / bare:.4f}', flush=True)
