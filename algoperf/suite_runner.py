@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import shutil
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -83,18 +85,20 @@ class WorkloadRun:
   wall_sec: float = 0.0
 
   def time_to_target(self) -> float | None:
-    """Median over studies of the best trial's time to the validation target."""
-    per_study: dict[int, list[float]] = {}
+    """Median over studies of the best trial's time to the validation target.
+
+    A study with no trial on target counts as infinitely slow (as AlgoPerf scores it), so
+    the result is None only when at least half of the studies missed.
+    """
+    per_study: dict[int, float] = {}
     for o in self.outcomes:
-      per_study.setdefault(o.plan.study_index, [])
       t = (o.summary or {}).get('time_to_validation_target')
-      if t is not None:
-        per_study[o.plan.study_index].append(t)
-    if not per_study or any(not times for times in per_study.values()):
+      best = per_study.get(o.plan.study_index, math.inf)
+      per_study[o.plan.study_index] = best if t is None else min(best, t)
+    if not per_study:
       return None
-    bests = sorted(min(times) for times in per_study.values())
-    mid = len(bests) // 2
-    return bests[mid] if len(bests) % 2 else (bests[mid - 1] + bests[mid]) / 2
+    median = statistics.median(per_study.values())
+    return None if math.isinf(median) else median
 
 
 def resolved(config: SuiteRunConfig, suite: Suite) -> dict[str, Any]:

@@ -5,18 +5,25 @@ best validation value each run reaches. Here:
   1. tune: run NAdamW at each point of its fixed search space for `--tune_budget` seconds
      of submission time and keep the point with the best validation metric;
   2. repeat: rerun that point with `--num_seeds` seeds for `--run_budget` seconds each;
-  3. targets: validation (test) target = median over seeds of the best validation (test)
-     value; the budget is `--budget_factor` x `--run_budget`.
+  3. targets: validation (test) target = the worst over seeds of the best validation
+     (test) value, i.e. a value every repeated run reached; the budget is
+     `--budget_factor` x `--run_budget`.
+The worst rather than AlgoPerf's median: the lite suite is scored on few trials, and with a
+median target the tuned point itself misses about half of the time. (Measured: with median
+targets, all five trials of the NAdamW baseline, the tuned point among them, missed the
+mnist1d_cnn and fashion_mnist targets.) That says more about seeds than about algorithms.
 Schedules follow `workload.step_hint`, so every run uses a step hint equal to the steps
 the tuning runs managed per second times the run's budget: the schedule ends when the run
 does. That step hint is the one to ship (a tuned baseline reaches the target near the end
-of its schedule, and the budget leaves `--budget_factor` x room).
+of its schedule, and the budget leaves `--budget_factor` x room). `--from_records`
+re-derives the targets of stored records and writes them into the suite, running nothing.
 Calibration runs ignore the current targets and train to the budget. The result, with the
 machine it was measured on, is written to benchmarks/calibration/<workload>.json, and the
 targets, budget and step hint go into the suite definition (algoperf/scoring/targets/
 lite_v1.json), which the workload classes and the scorer read.
 
   python benchmarks/calibrate_targets.py --workloads=mnist1d,mnist1d_gelu
+  python benchmarks/calibrate_targets.py --from_records --workloads=mnist1d
 """
 
 import json
@@ -45,7 +52,18 @@ flags.DEFINE_float('budget_factor', 2.0, 'Workload budget = factor x run_budget.
 flags.DEFINE_string('output_dir', 'benchmarks/calibration', '')
 flags.DEFINE_string('suite', suite_lib.LITE,
                     'Suite definition to write the results into ("" to leave it alone).')
+flags.DEFINE_bool('from_records', False,
+                  'Only re-derive targets from the stored records and update the suite.')
 FLAGS = flags.FLAGS
+
+
+
+def set_targets(record: dict, higher_is_better: bool) -> dict:
+  """Targets from the record's runs (`suite.targets_from_runs`), written into it."""
+  record['validation_target'], record['test_target'] = suite_lib.targets_from_runs(
+      record['runs'], higher_is_better)
+  record['target_statistic'] = suite_lib.TARGET_STATISTIC
+  return record
 
 
 def _run(name, sub, hparams, seed, budget, step_hint):
@@ -87,8 +105,6 @@ def calibrate(name, sub, points):
   record = {
       'workload': name,
       'metric': workload.target_metric_name,
-      'validation_target': round(statistics.median(v for v, _, _ in runs), 4),
-      'test_target': round(statistics.median(t for _, t, _ in runs), 4),
       'max_allowed_runtime_sec': FLAGS.budget_factor * FLAGS.run_budget,
       'step_hint': step_hint,
       'steps_in_run_budget': [s for _, _, s in runs],
@@ -101,7 +117,13 @@ def calibrate(name, sub, points):
                   'device_kind': jax.devices()[0].device_kind,
                   'jax_version': jax.__version__},
   }
+  set_targets(record, workload.target_metric_higher_is_better)
   os.makedirs(FLAGS.output_dir, exist_ok=True)
+  _write_record(name, record)
+
+
+def _write_record(name: str, record: dict) -> None:
+  """Store the record and copy its targets, budget and step hint into the suite."""
   path = os.path.join(FLAGS.output_dir, f'{name}.json')
   with open(path, 'w') as f:
     json.dump(record, f, indent=2)
@@ -117,8 +139,19 @@ def calibrate(name, sub, points):
     print(f'updated {name} in {suite_path}')
 
 
+def rederive(name: str) -> None:
+  with open(os.path.join(FLAGS.output_dir, f'{name}.json')) as f:
+    record = json.load(f)
+  higher = registry.get_workload(name).target_metric_higher_is_better
+  _write_record(name, set_targets(record, higher))
+
+
 def main(argv):
   del argv
+  if FLAGS.from_records:
+    for name in FLAGS.workloads:
+      rederive(name)
+    return
   sub = submission.load_submission(FLAGS.submission_path)
   space = tuning.load_search_space(FLAGS.search_space)
   points = tuning.study_points(space, FLAGS.num_tuning_points, 0, pool_seed=0)

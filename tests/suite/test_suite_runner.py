@@ -116,8 +116,14 @@ def test_time_to_target_is_the_median_over_studies_of_the_best_trial():
   run = suite_runner.WorkloadRun('w', [outcome(0, 1, 9.0), outcome(0, 2, 4.0),
                                        outcome(1, 1, 6.0), outcome(2, 1, 20.0)])
   assert run.time_to_target() == 6.0
+  # A study that never reached the target counts as infinitely slow: the median moves up
+  # and becomes None once half of the studies missed.
   run.outcomes.append(outcome(3, 1, None))
-  assert run.time_to_target() is None  # A study that never reached the target.
+  assert run.time_to_target() == 13.0
+  run.outcomes.append(outcome(4, 1, None))
+  assert run.time_to_target() == 20.0
+  run.outcomes.append(outcome(5, 1, None))
+  assert run.time_to_target() is None
 
 
 def test_scoring_puts_runs_and_baselines_on_one_leaderboard(tmp_path, data_dir):
