@@ -74,7 +74,8 @@ def check_counts(studies: pd.DataFrame, submissions: Iterable[str], workloads: I
                     f'{counts[(submission, workload)]} studies, expected '
                     f'{expected.num_studies} ({ruleset} ruleset, {targets.version})')
   off = studies[studies['num_trials'] != expected.trials_per_study]
-  for row in off.itertuples():
-    issues.warn(f'submission {row.submission!r}, workload {row.workload!r}, {row.study}: '
-                f'{row.num_trials} trials, expected {expected.trials_per_study} '
-                f'({ruleset} ruleset, {targets.version})')
+  for (submission, num_trials), rows in off.groupby(['submission', 'num_trials']):
+    where = ', '.join(f'{w} {s}' for w, s in zip(rows['workload'], rows['study'], strict=True))
+    issues.warn(f'submission {submission!r}: {num_trials} trials per study, expected '
+                f'{expected.trials_per_study} ({ruleset} ruleset, {targets.version}) in '
+                f'{where}')
