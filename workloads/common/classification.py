@@ -18,7 +18,7 @@ import optax
 
 from algoperf import jax_sharding_utils, spec
 from workloads.common import param_types
-from workloads.common.in_memory_workload import InMemoryWorkload
+from workloads.common.in_memory_workload import InMemoryWorkload, masked_loss_output
 
 
 def softmax_cross_entropy(label_batch, logits_batch, num_classes: int, mask_batch=None,
@@ -34,13 +34,7 @@ def softmax_cross_entropy(label_batch, logits_batch, num_classes: int, mask_batc
     targets = jax.nn.one_hot(label_batch, num_classes)
   targets = optax.smooth_labels(targets, label_smoothing)
   per_example = optax.softmax_cross_entropy(logits_batch, targets)
-  if mask_batch is None:
-    n_valid = per_example.shape[0]
-  else:
-    per_example = per_example * mask_batch
-    n_valid = mask_batch.sum()
-  return {'summed': per_example.sum(), 'n_valid_examples': n_valid,
-          'per_example': per_example}
+  return masked_loss_output(per_example, mask_batch)
 
 
 class ClassificationWorkload(InMemoryWorkload):

@@ -21,6 +21,17 @@ Arrays = dict[str, np.ndarray]
 Splits = dict[str, Arrays]  # 'train', 'eval_train', 'validation', 'test'
 
 
+def masked_loss_output(per_example, mask_batch=None) -> dict[str, Any]:
+  """AlgoPerf's `loss_fn` result from per-example losses, zeroed where `mask_batch` is 0."""
+  if mask_batch is None:
+    n_valid = per_example.shape[0]
+  else:
+    per_example = per_example * mask_batch
+    n_valid = mask_batch.sum()
+  return {'summed': per_example.sum(), 'n_valid_examples': n_valid,
+          'per_example': per_example}
+
+
 class InMemoryWorkload(spec.Workload):
   """Constants, input queues and evaluation over splits held in host memory."""
 

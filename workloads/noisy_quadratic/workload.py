@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf import jax_sharding_utils, spec
+from workloads.common.in_memory_workload import masked_loss_output
 from workloads.common.regression import RegressionWorkload
 from workloads.common.suite_constants import from_suite
 from workloads.noisy_quadratic import problem
@@ -100,13 +101,7 @@ class NoisyQuadraticWorkload(RegressionWorkload):
     del label_smoothing  # Not a classification loss.
     residual = logits_batch - label_batch
     per_example = 0.5 * jnp.sum((residual @ self._hessian_f32) * residual, axis=-1)
-    if mask_batch is None:
-      n_valid = per_example.shape[0]
-    else:
-      per_example = per_example * mask_batch
-      n_valid = mask_batch.sum()
-    return {'summed': per_example.sum(), 'n_valid_examples': n_valid,
-            'per_example': per_example}
+    return masked_loss_output(per_example, mask_batch)
 
 
 @from_suite('noisy_quadratic_illcond')
