@@ -26,18 +26,21 @@ from algoperf import checkpoint, logs, suite_runner  # noqa: E402
 from algoperf import suite as suite_lib  # noqa: E402
 from workloads import registry  # noqa: E402
 
-# Baseline -> its list-form search space. NAdamW's five points are the ones tuned per workload
-# when the targets were calibrated (benchmarks/calibration/points/); the others are hand-set.
-ALGORITHMS = {
-    'nadamw': 'reference_algorithms/nadamw/tuning_search_space_fixed.json',
-    'adam': 'reference_algorithms/adam/tuning_search_space_fixed.json',
-    'momentum': 'reference_algorithms/momentum/tuning_search_space_fixed.json',
-    'shampoo': 'reference_algorithms/shampoo/tuning_search_space_fixed.json',
-}
+# The externally tuned reference algorithms, each run on the points of its list-form search
+# space `reference_algorithms/<name>/tuning_search_space_fixed.json`. NAdamW's five points are
+# the ones tuned per workload when the targets were calibrated (benchmarks/calibration/points/);
+# AdamW, Adam, NAdam, Adafactor, SAM, Shampoo and Schedule-Free AdamW reuse them; RMSProp
+# rescales them to the same step size; SGD, Momentum and Nesterov share a learning-rate ladder
+# and LAMB (steps relative to |θ|) has its own.
+ALGORITHMS = ('nadamw', 'adam', 'adamw', 'nadam', 'momentum', 'nesterov', 'sgd', 'rmsprop',
+              'lamb', 'adafactor', 'sam', 'shampoo', 'schedule_free_adamw')
+FIXED_SPACE = 'tuning_search_space_fixed.json'
 SEED = 0
 MANIFEST = 'manifest.json'
 
 flags.DEFINE_list('algorithms', list(ALGORITHMS), 'Baselines to (re)generate.')
+flags.register_validator('algorithms', lambda names: set(names) <= set(ALGORITHMS),
+                         f'--algorithms must be among {", ".join(ALGORITHMS)}')
 flags.DEFINE_string('suite', suite_lib.LITE, 'Suite definition (name or path).')
 flags.DEFINE_integer('num_tuning_trials', 5, 'Trials per study (points of the fixed list).')
 flags.DEFINE_integer('num_studies', 1, 'Studies per workload.')
@@ -59,7 +62,7 @@ def main(argv):
   manifest = logs.read_json(manifest_path) if os.path.exists(manifest_path) else {
       'suite': suite.benchmark_version, 'algorithms': {}}
   for name in FLAGS.algorithms:
-    space = ALGORITHMS[name]
+    space = os.path.join('reference_algorithms', name, FIXED_SPACE)
     config = suite_runner.SuiteRunConfig(
         submission_path=os.path.join(ROOT, 'reference_algorithms', name, 'submission.py'),
         experiment_dir=out_dir, submission_name=name, tuning_ruleset='external',

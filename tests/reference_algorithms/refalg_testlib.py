@@ -15,6 +15,9 @@ for _path in (REPO_ROOT, _TESTS):
     sys.path.insert(0, _path)
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
 from toy_workload import ToyRegressionWorkload  # noqa: E402
 
 from algoperf import spec  # noqa: E402
@@ -103,3 +106,19 @@ def initial_validation_loss(workload, seed: int = 0) -> float:
   model_rng = jax.random.split(jax.random.key(seed), 4)[0]
   params, model_state = workload.init_model_fn(model_rng)
   return validation_loss(workload, params, model_state)
+
+
+def run_optax(tx, grads, theta0):
+  """Apply `tx` to float32 copies of `theta0` for each gradient in `grads`, as a jitted update.
+
+  Returns the final parameters as NumPy arrays and the final optimizer state, for checks
+  against NumPy transcriptions of the same rule.
+  """
+  params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), theta0)
+  state = tx.init(params)
+  update = jax.jit(tx.update)
+  for g in grads:
+    updates, state = update(jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), g), state,
+                            params)
+    params = optax.apply_updates(params, updates)
+  return jax.tree.map(np.asarray, params), state

@@ -10,7 +10,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
@@ -48,17 +47,6 @@ def _hp(**extra):
                 beta2=B2, epsilon=EPS)
   values.update(extra)
   return hparams.resolve(values, {'weight_decay': 0.0})
-
-
-def run_optax(tx, grads, theta0):
-  params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), theta0)
-  state = tx.init(params)
-  update = jax.jit(tx.update)
-  for g in grads:
-    updates, state = update(jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), g), state,
-                            params)
-    params = optax.apply_updates(params, updates)
-  return jax.tree.map(np.asarray, params)
 
 
 # --- NumPy transcriptions, one parameter array at a time -------------------------------
@@ -122,7 +110,7 @@ def test_rule_matches_numpy_transcription(name, seed):
   grads = _random_grads(seed)
   theta0 = {k: np.random.default_rng(100 + seed).normal(size=s) for k, s in _shapes().items()}
   tx = lib.load(name).build_optimizer(_hp(), STEP_HINT)
-  got = run_optax(tx, grads, theta0)
+  got, _ = lib.run_optax(tx, grads, theta0)
   for key in theta0:
     want = CASES[name](theta0[key], [g[key] for g in grads])
     moved = np.abs(want - theta0[key]).max()
@@ -150,8 +138,8 @@ def test_weight_decay_is_decoupled_and_scaled_by_the_learning_rate():
   wd = 0.3
   grads = _random_grads(3)
   theta0 = {k: np.random.default_rng(7).normal(size=s) for k, s in _shapes().items()}
-  got = run_optax(lib.load('momentum').build_optimizer(_hp(weight_decay=wd), STEP_HINT),
-                  grads, theta0)
+  tx = lib.load('momentum').build_optimizer(_hp(weight_decay=wd), STEP_HINT)
+  got, _ = lib.run_optax(tx, grads, theta0)
   for key in theta0:
     theta, v = theta0[key], np.zeros_like(theta0[key])
     for t, g in enumerate(g[key] for g in grads):

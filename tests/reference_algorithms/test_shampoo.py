@@ -45,17 +45,6 @@ def _hp(**extra):
   return hparams.resolve(values, lib.load('shampoo').DEFAULTS)
 
 
-def _run_optax(tx, grads, theta0):
-  params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), theta0)
-  state = tx.init(params)
-  update = jax.jit(tx.update)
-  for g in grads:
-    updates, state = update(jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), g), state,
-                            params)
-    params = optax.apply_updates(params, updates)
-  return jax.tree.map(np.asarray, params), state
-
-
 def np_inverse_fourth_root(stat, matrix_eps):
   w, v = np.linalg.eigh(stat)
   w = np.maximum(w, 0.0)
@@ -98,7 +87,7 @@ def _problem(seed, shapes):
 def test_matches_numpy_transcription(graft, seed):
   grads, theta0 = _problem(seed, {'w': (3, 4), 'b': (4,)})
   tx = lib.load('shampoo').build_optimizer(_hp(graft=graft), STEP_HINT)
-  got, _ = _run_optax(tx, grads, theta0)
+  got, _ = lib.run_optax(tx, grads, theta0)
   for key in theta0:
     want = np_shampoo(theta0[key], [g[key] for g in grads], graft)
     assert np.abs(want - theta0[key]).max() > 0.05  # the comparison is not vacuous
@@ -109,9 +98,9 @@ def test_preconditioning_changes_the_step():
   # Against plain grafting (direction = a): the Kronecker factors rotate the step.
   grads, theta0 = _problem(2, {'w': (3, 4)})
   tx = lib.load('shampoo').build_optimizer(_hp(), STEP_HINT)
-  got, _ = _run_optax(tx, grads, theta0)
+  got, _ = lib.run_optax(tx, grads, theta0)
   adam_like = lib.load('shampoo').build_optimizer(_hp(max_preconditioner_dim=2), STEP_HINT)
-  fallback, _ = _run_optax(adam_like, grads, theta0)
+  fallback, _ = lib.run_optax(adam_like, grads, theta0)
   assert np.abs(got['w'] - fallback['w']).max() > 1e-2
 
 

@@ -1,0 +1,82 @@
+"""Markdown tables of a suite's stored baselines, computed from their logs by the scorer.
+
+`baselines/summarize.py` writes them into baselines/README.md between the summarize
+markers, and a test checks the README still matches the committed logs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from algoperf import scoring
+from algoperf.suite import Suite
+
+CORE_BASELINE = 'nadamw'
+MARKERS = ('<!-- summarize:begin -->', '<!-- summarize:end -->')
+
+
+def _seconds(value: float) -> str:
+  return '—' if not np.isfinite(value) else f'{value:.1f} s'
+
+
+def _minutes(seconds: float) -> str:
+  minutes, secs = divmod(int(round(seconds)), 60)
+  return f'{minutes} m {secs:02d} s'
+
+
+def _table(header, rows) -> list[str]:
+  def row(cells):
+    return '| ' + ' | '.join(str(c) for c in cells) + ' |'
+  return [row(header), '|' + '---|' * len(header), *(row(r) for r in rows)]
+
+
+def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELINE,)) -> str:
+  """Time to target per algorithm and workload (+ wall time), then per-trial breakdowns."""
+  issues = scoring.Issues()
+  results = scoring.trial_results(scoring.read_submissions(runs_dir, suite.targets, issues),
+                                  suite.targets)
+  workloads = [w for w in suite.base_workloads if w in set(results['workload'])]
+  # The core baseline first, then alphabetical.
+  algorithms = sorted((a for a in manifest['algorithms'] if a in set(results['submission'])),
+                      key=lambda a: (a != CORE_BASELINE, a))
+  times = scoring.workload_times(scoring.study_times(results), algorithms, workloads)
+  lines = ['Submission time to the validation target (— = not reached within the budget):', '']
+  lines += _table(
+      ['algorithm', *workloads, 'reached', 'suite wall time'],
+      [[a, *(_seconds(times.loc[a, w]) for w in workloads),
+        f'{int(np.isfinite(times.loc[a]).sum())}/{len(workloads)}',
+        _minutes(manifest['algorithms'][a]['wall_sec'])] for a in algorithms])
+  for name in per_trial:
+    mine = results[results['submission'] == name]
+    if mine.empty:
+      continue
+    trial_names = sorted(set(mine['trial']), key=scoring.reader.natural_key)
+    lines += ['', f'{name} per trial (time to target, else best validation value):', '']
+    rows = []
+    for w in workloads:
+      by_trial = mine[mine['workload'] == w].set_index('trial')
+      rows.append([w, *(_seconds(by_trial.loc[t, 'validation_time_to_target'])
+                        if by_trial.loc[t, 'validation_reached']
+                        else f'— ({by_trial.loc[t, "validation_best"]:.5g})'
+                        for t in trial_names)])
+    lines += _table(['workload', *(t.replace('trial_', '') for t in trial_names)], rows)
+  return '\n'.join(lines) + '\n'
+
+
+def _block_pattern() -> re.Pattern:
+  return re.compile(re.escape(MARKERS[0]) + r'\n(.*?)' + re.escape(MARKERS[1]), re.S)
+
+
+def marked_block(text: str) -> str | None:
+  """The content between the summarize markers of `text`, or None without markers."""
+  match = _block_pattern().search(text)
+  return match.group(1) if match else None
+
+
+def replace_block(text: str, block: str) -> str:
+  """`text` with the content between the summarize markers replaced by `block`."""
+  if marked_block(text) is None:
+    raise ValueError(f'no {MARKERS[0]} ... {MARKERS[1]} block to replace')
+  return _block_pattern().sub(lambda _: f'{MARKERS[0]}\n{block}{MARKERS[1]}', text)

@@ -1,0 +1,60 @@
+"""The stored-baseline tables: computed from the committed logs, and the README matches them."""
+
+import math
+import os
+
+import pytest
+
+from algoperf import baseline_tables, logs
+from algoperf import suite as suite_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SUITE = suite_lib.load_suite(suite_lib.LITE)
+STORED = os.path.join(ROOT, 'baselines', SUITE.benchmark_version)
+
+
+@pytest.fixture(scope='module')
+def manifest():
+  return logs.read_json(os.path.join(STORED, 'manifest.json'))
+
+
+@pytest.fixture(scope='module')
+def tables(manifest):
+  return baseline_tables.summary(SUITE, os.path.join(STORED, 'runs'), manifest)
+
+
+def _rows(tables):
+  """Summary-table rows by algorithm: workload -> cell text."""
+  lines = tables.split('\n\n')[1].splitlines()
+  header = [c.strip() for c in lines[0].strip('|').split('|')]
+  rows = {}
+  for line in lines[2:]:
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    rows[cells[0]] = dict(zip(header[1:], cells[1:], strict=True))
+  return rows
+
+
+def test_readme_tables_match_the_committed_logs(tables):
+  with open(os.path.join(ROOT, 'baselines', 'README.md'), encoding='utf-8') as f:
+    readme = f.read()
+  assert baseline_tables.marked_block(readme) == tables, (
+      'baselines/README.md is stale: run python baselines/summarize.py --write_readme')
+
+
+def test_scorer_times_agree_with_the_runner_times_in_the_manifest(tables, manifest):
+  rows = _rows(tables)
+  assert set(rows) == set(manifest['algorithms'])
+  for name, entry in manifest['algorithms'].items():
+    for workload, seconds in entry['time_to_target_sec'].items():
+      expected = '—' if seconds is None or math.isinf(seconds) else f'{seconds:.1f} s'
+      assert rows[name][workload] == expected, (name, workload)
+
+
+def test_replace_block_swaps_only_the_marked_part():
+  begin, end = baseline_tables.MARKERS
+  text = f'intro\n{begin}\nold\n{end}\noutro\n'
+  replaced = baseline_tables.replace_block(text, 'new\n')
+  assert replaced == f'intro\n{begin}\nnew\n{end}\noutro\n'
+  assert baseline_tables.marked_block(replaced) == 'new\n'
+  with pytest.raises(ValueError, match='summarize:begin'):
+    baseline_tables.replace_block('no markers here', 'new\n')
