@@ -32,11 +32,23 @@ def _table(header, rows) -> list[str]:
   return [row(header), '|' + '---|' * len(header), *(row(r) for r in rows)]
 
 
+def _trial_results(suite: Suite, runs_dir: str):
+  evals = scoring.read_submissions(runs_dir, suite.targets, scoring.Issues())
+  return scoring.trial_results(evals, suite.targets)
+
+
+def times_to_target(suite: Suite, runs_dir: str, algorithm: str) -> dict[str, float | None]:
+  """Workload -> the algorithm's time to the suite's current targets (None: missed)."""
+  results = _trial_results(suite, runs_dir)
+  results = results[results['submission'] == algorithm]
+  times = scoring.workload_times(scoring.study_times(results), [algorithm],
+                                 sorted(set(results['workload'])))
+  return {w: (float(t) if np.isfinite(t) else None) for w, t in times.loc[algorithm].items()}
+
+
 def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELINE,)) -> str:
   """Time to target per algorithm and workload (+ wall time), then per-trial breakdowns."""
-  issues = scoring.Issues()
-  results = scoring.trial_results(scoring.read_submissions(runs_dir, suite.targets, issues),
-                                  suite.targets)
+  results = _trial_results(suite, runs_dir)
   workloads = [w for w in suite.base_workloads if w in set(results['workload'])]
   # The core baseline first, then alphabetical.
   algorithms = sorted((a for a in manifest['algorithms'] if a in set(results['submission'])),

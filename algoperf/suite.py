@@ -22,6 +22,7 @@ Workload classes take their targets, budget, eval period and step hint from here
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -157,8 +158,13 @@ def targets_from_runs(runs: Sequence[Mapping[str, float]],
   trials, and with median targets the tuned point itself misses about half of the time.
   """
   worst = min if higher_is_better else max
-  return (round(worst(r['best_validation'] for r in runs), 4),
-          round(worst(r['best_test'] for r in runs), 4))
+  # Rounded to 4 decimals towards the easy side, so the worst run still reaches it.
+  rounding = decimal.ROUND_FLOOR if higher_is_better else decimal.ROUND_CEILING
+
+  def target(key):
+    value = decimal.Decimal(repr(worst(r[key] for r in runs)))
+    return float(value.quantize(decimal.Decimal('0.0001'), rounding=rounding))
+  return target('best_validation'), target('best_test')
 
 
 def update_workload(path: str, name: str, **values: Any) -> None:

@@ -21,6 +21,16 @@ def test_targets_are_the_worst_best_value_over_seeds():
   assert suite_lib.targets_from_runs(loss, higher_is_better=False) == (2.7, 2.6)
 
 
+def test_rounding_never_makes_a_target_harder_than_the_worst_run():
+  # 0.99475 rounds to 0.9948 to nearest, which the run itself did not reach.
+  accuracy = _runs([(0.99475, 0.99185), (0.9952, 0.9936)])
+  assert suite_lib.targets_from_runs(accuracy, higher_is_better=True) == (0.9947, 0.9918)
+  loss = _runs([(2.59215, 2.38631), (2.5, 2.3)])
+  assert suite_lib.targets_from_runs(loss, higher_is_better=False) == (2.5922, 2.3864)
+  exact = _runs([(0.9367, 0.935)])
+  assert suite_lib.targets_from_runs(exact, higher_is_better=True) == (0.9367, 0.935)
+
+
 @pytest.mark.parametrize('name', list(suite_lib.load_suite().workloads))
 def test_suite_numbers_follow_from_the_stored_records(name):
   """The suite file holds exactly what the kept calibration record implies."""
