@@ -37,13 +37,14 @@ def _trial_results(suite: Suite, runs_dir: str):
   return scoring.trial_results(evals, suite.targets)
 
 
-def times_to_target(suite: Suite, runs_dir: str, algorithm: str) -> dict[str, float | None]:
-  """Workload -> the algorithm's time to the suite's current targets (None: missed)."""
+def times_to_target(suite: Suite, runs_dir: str,
+                    algorithms: list[str]) -> dict[str, dict[str, float | None]]:
+  """Algorithm -> workload -> time to the suite's current targets (None: missed)."""
   results = _trial_results(suite, runs_dir)
-  results = results[results['submission'] == algorithm]
-  times = scoring.workload_times(scoring.study_times(results), [algorithm],
+  times = scoring.workload_times(scoring.study_times(results), algorithms,
                                  sorted(set(results['workload'])))
-  return {w: (float(t) if np.isfinite(t) else None) for w, t in times.loc[algorithm].items()}
+  return {a: {w: (float(t) if np.isfinite(t) else None) for w, t in times.loc[a].items()}
+          for a in algorithms}
 
 
 def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELINE,)) -> str:

@@ -65,11 +65,15 @@ def main(argv):
   manifest = logs.read_json(manifest_path) if os.path.exists(manifest_path) else {
       'suite': suite.benchmark_version, 'algorithms': {}}
   if FLAGS.rescore:
-    for name in FLAGS.algorithms:
-      if name not in manifest['algorithms']:
-        raise app.UsageError(f'{name}: no stored baseline in {manifest_path} to rescore')
-      manifest['algorithms'][name]['time_to_target_sec'] = baseline_tables.times_to_target(
-          suite, os.path.join(out_dir, 'runs'), name)
+    stored = manifest['algorithms']
+    names = (FLAGS.algorithms if FLAGS['algorithms'].present
+             else [n for n in ALGORITHMS if n in stored])
+    missing = [n for n in names if n not in stored]
+    if missing:
+      raise app.UsageError(f'{missing}: no stored baseline in {manifest_path} to rescore')
+    times = baseline_tables.times_to_target(suite, os.path.join(out_dir, 'runs'), names)
+    for name in names:
+      stored[name]['time_to_target_sec'] = times[name]
     logs.write_json(manifest_path, manifest)
     print(json.dumps(manifest, indent=2))
     return

@@ -58,3 +58,10 @@ def test_replace_block_swaps_only_the_marked_part():
   assert baseline_tables.marked_block(replaced) == 'new\n'
   with pytest.raises(ValueError, match='summarize:begin'):
     baseline_tables.replace_block('no markers here', 'new\n')
+
+
+def test_rescoring_the_stored_logs_reproduces_the_manifest(manifest):
+  names = list(manifest['algorithms'])
+  times = baseline_tables.times_to_target(SUITE, os.path.join(STORED, 'runs'), names)
+  for name in names:
+    assert times[name] == pytest.approx(manifest['algorithms'][name]['time_to_target_sec'])
