@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from algoperf import scoring
+from algoperf.progress import format_duration
 from algoperf.suite import Suite
 
 CORE_BASELINE = 'nadamw'
@@ -19,11 +20,6 @@ MARKERS = ('<!-- summarize:begin -->', '<!-- summarize:end -->')
 
 def _seconds(value: float) -> str:
   return '—' if not np.isfinite(value) else f'{value:.1f} s'
-
-
-def _minutes(seconds: float) -> str:
-  minutes, secs = divmod(int(round(seconds)), 60)
-  return f'{minutes} m {secs:02d} s'
 
 
 def _table(header, rows) -> list[str]:
@@ -60,7 +56,7 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
       ['algorithm', *workloads, 'reached', 'suite wall time'],
       [[a, *(_seconds(times.loc[a, w]) for w in workloads),
         f'{int(np.isfinite(times.loc[a]).sum())}/{len(workloads)}',
-        _minutes(manifest['algorithms'][a]['wall_sec'])] for a in algorithms])
+        format_duration(manifest['algorithms'][a]['wall_sec'])] for a in algorithms])
   for name in per_trial:
     mine = results[results['submission'] == name]
     if mine.empty:

@@ -1,9 +1,15 @@
-"""A one-line live display of a trial, shown only when stderr is a terminal."""
+"""A one-line live display of a trial, shown only when stderr is a terminal; duration text."""
 
 from __future__ import annotations
 
 import sys
 import time
+
+
+def format_duration(seconds: float) -> str:
+  """Whole seconds as `12s` or `28m11s`, for progress lines and summary tables."""
+  minutes, secs = divmod(int(round(seconds)), 60)
+  return f'{minutes}m{secs:02d}s' if minutes else f'{secs}s'
 
 
 class TrialProgress:

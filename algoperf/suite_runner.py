@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from algoperf import analysis, experiment, logs, scoring, tuning
+from algoperf.progress import format_duration
 from algoperf.scoring.issues import Issues
 from algoperf.suite import Suite, SuiteError
 
@@ -163,11 +164,6 @@ def _start_record(config: SuiteRunConfig, settings: dict[str, Any], names: list[
   return record
 
 
-def _format_duration(seconds: float) -> str:
-  minutes, secs = divmod(int(round(seconds)), 60)
-  return f'{minutes}m{secs:02d}s' if minutes else f'{secs}s'
-
-
 def run_suite(suite: Suite, config: SuiteRunConfig, get_workload: Callable[[str], Any],
               base_workload_name: Callable[[str], str], print_fn=print) -> list[WorkloadRun]:
   """Run the submission on each selected workload in turn; failures are recorded, not raised.
@@ -187,8 +183,8 @@ def run_suite(suite: Suite, config: SuiteRunConfig, get_workload: Callable[[str]
     budget = suite.entry(name).budget_sec * factor
     worst_left = sum(suite.entry(n).budget_sec * factor * trials for n in names[position - 1:])
     print_fn(f'[{position}/{len(names)}] {name}: {trials} trial(s) of at most {budget:.0f} s '
-             f'of submission time (elapsed {_format_duration(time.perf_counter() - suite_start)}'
-             f', at most ~{_format_duration(worst_left)} of training left)')
+             f'of submission time (elapsed {format_duration(time.perf_counter() - suite_start)}'
+             f', at most ~{format_duration(worst_left)} of training left)')
     runs.append(_run_workload(config, record, name, get_workload, base_workload_name))
     for line in (experiment.study_summary(runs[-1].outcomes) if runs[-1].error is None
                  else [f'FAILED: {runs[-1].error}']):
@@ -232,7 +228,7 @@ def summary_lines(suite: Suite, runs: Sequence[WorkloadRun]) -> list[str]:
       ttt = run.time_to_target()
       verdict = 'not reached' if ttt is None else f'{ttt:.1f} s'
     lines.append(f'{run.workload:<26} {target:>16} {verdict:>15} '
-                 f'{_format_duration(run.wall_sec):>8}')
+                 f'{format_duration(run.wall_sec):>8}')
   return lines
 
 

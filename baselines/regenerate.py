@@ -78,9 +78,10 @@ def main(argv):
     print(json.dumps(manifest, indent=2))
     return
   for name in FLAGS.algorithms:
-    space = os.path.join('reference_algorithms', name, FIXED_SPACE)
+    folder = os.path.join('reference_algorithms', name)
+    space = os.path.join(folder, FIXED_SPACE)
     config = suite_runner.SuiteRunConfig(
-        submission_path=os.path.join(ROOT, 'reference_algorithms', name, 'submission.py'),
+        submission_path=os.path.join(ROOT, folder, 'submission.py'),
         experiment_dir=out_dir, submission_name=name, tuning_ruleset='external',
         tuning_search_space=os.path.join(ROOT, space), rng_seed=SEED,
         num_tuning_trials=FLAGS.num_tuning_trials, num_studies=FLAGS.num_studies,
