@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 from algoperf import scoring
 from algoperf.progress import format_duration
@@ -22,10 +23,8 @@ def _seconds(value: float) -> str:
   return '—' if not np.isfinite(value) else f'{value:.1f} s'
 
 
-def _table(header, rows) -> list[str]:
-  def row(cells):
-    return '| ' + ' | '.join(str(c) for c in cells) + ' |'
-  return [row(header), '|' + '---|' * len(header), *(row(r) for r in rows)]
+def _table(header: list[str], rows: list[list[str]]) -> str:
+  return scoring.markdown_table(pd.DataFrame(rows, columns=header))
 
 
 def _trial_results(suite: Suite, runs_dir: str):
@@ -33,12 +32,16 @@ def _trial_results(suite: Suite, runs_dir: str):
   return scoring.trial_results(evals, suite.targets)
 
 
+def _workload_times(results, algorithms, workloads):
+  """Algorithms x workloads: each workload's time over its studies, as the scorer takes it."""
+  return scoring.workload_times(scoring.study_times(results), algorithms, workloads)
+
+
 def times_to_target(suite: Suite, runs_dir: str,
                     algorithms: list[str]) -> dict[str, dict[str, float | None]]:
   """Algorithm -> workload -> time to the suite's current targets (None: missed)."""
   results = _trial_results(suite, runs_dir)
-  times = scoring.workload_times(scoring.study_times(results), algorithms,
-                                 sorted(set(results['workload'])))
+  times = _workload_times(results, algorithms, sorted(set(results['workload'])))
   return {a: {w: (float(t) if np.isfinite(t) else None) for w, t in times.loc[a].items()}
           for a in algorithms}
 
@@ -50,19 +53,20 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
   # The core baseline first, then alphabetical.
   algorithms = sorted((a for a in manifest['algorithms'] if a in set(results['submission'])),
                       key=lambda a: (a != CORE_BASELINE, a))
-  times = scoring.workload_times(scoring.study_times(results), algorithms, workloads)
+  times = _workload_times(results, algorithms, workloads)
   lines = ['Submission time to the validation target (— = not reached within the budget):', '']
-  lines += _table(
+  lines.append(_table(
       ['algorithm', *workloads, 'reached', 'suite wall time'],
       [[a, *(_seconds(times.loc[a, w]) for w in workloads),
         f'{int(np.isfinite(times.loc[a]).sum())}/{len(workloads)}',
-        format_duration(manifest['algorithms'][a]['wall_sec'])] for a in algorithms])
+        format_duration(manifest['algorithms'][a]['wall_sec'])] for a in algorithms]))
   for name in per_trial:
     mine = results[results['submission'] == name]
     if mine.empty:
       continue
     trial_names = sorted(set(mine['trial']), key=scoring.reader.natural_key)
-    lines += ['', f'{name} per trial (time to target, else best validation value):', '']
+    # Each table ends in a newline, which the join turns into the blank line before this.
+    lines += [f'{name} per trial (time to target, else best validation value):', '']
     rows = []
     for w in workloads:
       by_trial = mine[mine['workload'] == w].set_index('trial')
@@ -70,8 +74,8 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
                         if by_trial.loc[t, 'validation_reached']
                         else f'— ({by_trial.loc[t, "validation_best"]:.5g})'
                         for t in trial_names)])
-    lines += _table(['workload', *(t.replace('trial_', '') for t in trial_names)], rows)
-  return '\n'.join(lines) + '\n'
+    lines.append(_table(['workload', *(t.replace('trial_', '') for t in trial_names)], rows))
+  return '\n'.join(lines)
 
 
 def _block_pattern() -> re.Pattern:
