@@ -5,22 +5,42 @@ from __future__ import annotations
 
 import io
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+_LINE_STYLES = ('-', '--', ':')
+_MARKERS = ('o', 's', '^')
+
+
+def submission_styles(count: int) -> list[tuple[tuple, int]]:
+  """(colour, variant) per submission, each pair different: ten colours repeat past the tenth
+  submission, and a leaderboard of the stored baselines plus one's own run already has 14, so
+  the variant (line style or marker) changes with each round of colours."""
+  colours = matplotlib.colormaps['tab10'].colors
+  return [(colours[k % len(colours)], k // len(colours)) for k in range(count)]
+
+
+def _legend_outside(ax) -> None:
+  """Right of the axes, where it covers no curve however many submissions there are."""
+  ax.legend(title='submission', loc='upper left', bbox_to_anchor=(1.01, 1.0))
+
 
 def profile_figure(profile: pd.DataFrame, title: str = 'Performance profiles') -> Figure:
   """rho_s(tau) per submission, the curve whose area is the benchmark score."""
-  fig = Figure(figsize=(9, 5.5), layout='constrained')
+  fig = Figure(figsize=(11, 5.5), layout='constrained')
   ax = fig.add_subplot()
-  profile.T.plot(ax=ax, linewidth=2, alpha=0.85)
   taus = profile.columns.to_numpy(dtype=float)
+  for (submission, curve), (colour, variant) in zip(
+      profile.iterrows(), submission_styles(len(profile)), strict=True):
+    ax.plot(taus, curve.to_numpy(dtype=float), label=str(submission), color=colour,
+            linestyle=_LINE_STYLES[variant % len(_LINE_STYLES)], linewidth=2, alpha=0.85)
   ax.set(xlim=(taus[0], taus[-1]), ylim=(-0.02, 1.02), title=title,
          xlabel='tau: time relative to the best submission',
          ylabel='fraction of base workloads within tau')
   ax.grid(alpha=0.4)
-  ax.legend(title='submission', loc='lower right')
+  _legend_outside(ax)
   return fig
 
 
@@ -32,14 +52,17 @@ def times_figure(times: pd.DataFrame, title: str = 'Time to target') -> Figure:
   values = times.to_numpy(dtype=float)
   finite = values[np.isfinite(values)]
   miss_x = 1.5 * finite.max() if finite.size else 1.0
-  fig = Figure(figsize=(9, 1.5 + 0.4 * len(workloads)), layout='constrained')
+  fig = Figure(figsize=(11, 1.5 + 0.4 * len(workloads)), layout='constrained')
   ax = fig.add_subplot()
   spread = 0.6 / max(1, len(times))
-  for k, (submission, row) in enumerate(zip(times.index, values, strict=True)):
+  styles = submission_styles(len(times))
+  for k, (submission, row, (colour, variant)) in enumerate(
+      zip(times.index, values, styles, strict=True)):
     y = rows + (k - (len(times) - 1) / 2) * spread
     hit = np.isfinite(row)
-    (dots,) = ax.plot(row[hit], y[hit], 'o', label=str(submission))
-    ax.plot(np.full((~hit).sum(), miss_x), y[~hit], 'x', color=dots.get_color())
+    ax.plot(row[hit], y[hit], _MARKERS[variant % len(_MARKERS)], color=colour,
+            label=str(submission))
+    ax.plot(np.full((~hit).sum(), miss_x), y[~hit], 'x', color=colour)
   ax.axvline(miss_x, color='grey', linestyle=':', linewidth=1)
   ax.set_xscale('log')
   ax.set_yticks(rows, workloads)
@@ -47,7 +70,7 @@ def times_figure(times: pd.DataFrame, title: str = 'Time to target') -> Figure:
   ax.set(title=title, xlabel='submission time to validation target (s, log scale); '
          'x at the dotted line = missed or no runs')
   ax.grid(axis='x', alpha=0.4)
-  ax.legend(title='submission', loc='best')
+  _legend_outside(ax)
   return fig
 
 
