@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from algoperf.plot_colours import ROUND, distinct_colours
 
 _LINE_STYLES = ('-', '--', ':')
 _MARKERS = ('o', 's', '^')
 
 
-def submission_styles(count: int) -> list[tuple[tuple, int]]:
-  """(colour, variant) per submission, each pair different: ten colours repeat past the tenth
-  submission, and a leaderboard of the stored baselines plus one's own run already has 14, so
-  the variant (line style or marker) changes with each round of colours."""
-  colours = matplotlib.colormaps['tab10'].colors
-  return [(colours[k % len(colours)], k // len(colours)) for k in range(count)]
+def _submission_styles(count: int, variants: tuple[str, ...]) -> list[tuple[tuple, str]]:
+  """(colour, line style or marker) per submission; the variant changes with each round of
+  colours, so a lighter shade also looks different in kind."""
+  return [(colour, variants[k // ROUND % len(variants)])
+          for k, colour in enumerate(distinct_colours(count))]
 
 
 def _legend_outside(ax) -> None:
@@ -32,10 +32,10 @@ def profile_figure(profile: pd.DataFrame, title: str = 'Performance profiles') -
   fig = Figure(figsize=(11, 5.5), layout='constrained')
   ax = fig.add_subplot()
   taus = profile.columns.to_numpy(dtype=float)
-  for (submission, curve), (colour, variant) in zip(
-      profile.iterrows(), submission_styles(len(profile)), strict=True):
+  for (submission, curve), (colour, line_style) in zip(
+      profile.iterrows(), _submission_styles(len(profile), _LINE_STYLES), strict=True):
     ax.plot(taus, curve.to_numpy(dtype=float), label=str(submission), color=colour,
-            linestyle=_LINE_STYLES[variant % len(_LINE_STYLES)], linewidth=2, alpha=0.85)
+            linestyle=line_style, linewidth=2, alpha=0.85)
   ax.set(xlim=(taus[0], taus[-1]), ylim=(-0.02, 1.02), title=title,
          xlabel='tau: time relative to the best submission',
          ylabel='fraction of base workloads within tau')
@@ -55,12 +55,12 @@ def times_figure(times: pd.DataFrame, title: str = 'Time to target') -> Figure:
   fig = Figure(figsize=(11, 1.5 + 0.4 * len(workloads)), layout='constrained')
   ax = fig.add_subplot()
   spread = 0.6 / max(1, len(times))
-  styles = submission_styles(len(times))
-  for k, (submission, row, (colour, variant)) in enumerate(
+  styles = _submission_styles(len(times), _MARKERS)
+  for k, (submission, row, (colour, marker)) in enumerate(
       zip(times.index, values, styles, strict=True)):
     y = rows + (k - (len(times) - 1) / 2) * spread
     hit = np.isfinite(row)
-    ax.plot(row[hit], y[hit], _MARKERS[variant % len(_MARKERS)], color=colour,
+    ax.plot(row[hit], y[hit], marker, color=colour,
             label=str(submission))
     ax.plot(np.full((~hit).sum(), miss_x), y[~hit], 'x', color=colour)
   ax.axvline(miss_x, color='grey', linestyle=':', linewidth=1)

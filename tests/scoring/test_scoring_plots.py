@@ -1,8 +1,10 @@
 """The figures must tell every submission apart, however many a leaderboard holds."""
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
+from algoperf.plot_colours import distinct_colours
 from algoperf.scoring import plots
 
 
@@ -33,3 +35,9 @@ def test_time_dots_have_distinct_styles_and_misses_share_their_colour():
   assert all(d.get_color() == c.get_color() and c.get_marker() == 'x'
              for d, c in zip(dots, crosses, strict=True))
   assert [t.get_text() for t in ax.get_legend().get_texts()] == _names(13)
+
+
+def test_distinct_colours_differ_up_to_twenty_and_start_with_tab10():
+  colours = distinct_colours(20)
+  assert len(set(colours)) == 20
+  assert colours[:10] == list(matplotlib.colormaps['tab10'].colors)
