@@ -36,7 +36,8 @@ flags.DEFINE_string('submission_name', None,
 flags.DEFINE_string('suite', suite_lib.LITE,
                     'Suite definition: a shipped name (lite_v1) or a path to a JSON file.')
 flags.DEFINE_list('workloads', [],
-                  'Only these workloads of the suite (default: all its base workloads).')
+                  'Only these workloads of the suite ("base" and "variants" name its two '
+                  'groups; default: all its base workloads).')
 flags.DEFINE_boolean('include_variants', False,
                      'Also run every variant (robustness checks; not part of the score).')
 flags.DEFINE_enum('tuning_ruleset', None, list(tuning.RULESETS),

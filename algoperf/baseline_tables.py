@@ -39,27 +39,42 @@ def _workload_times(results, algorithms, workloads):
 
 def times_to_target(suite: Suite, runs_dir: str,
                     algorithms: list[str]) -> dict[str, dict[str, float | None]]:
-  """Algorithm -> workload -> time to the suite's current targets (None: missed)."""
+  """Algorithm -> workload it ran -> time to the suite's current targets (None: missed)."""
   results = _trial_results(suite, runs_dir)
   times = _workload_times(results, algorithms, sorted(set(results['workload'])))
-  return {a: {w: (float(t) if np.isfinite(t) else None) for w, t in times.loc[a].items()}
+  # NaN: the algorithm has no runs there (e.g. a variant only the core baseline ran).
+  return {a: {w: (float(t) if np.isfinite(t) else None) for w, t in times.loc[a].items()
+              if not np.isnan(t)}
           for a in algorithms}
 
 
 def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELINE,)) -> str:
-  """Time to target per algorithm and workload (+ wall time), then per-trial breakdowns."""
+  """Time to target per algorithm and workload (+ wall time), the variants run, then
+  per-trial breakdowns."""
   results = _trial_results(suite, runs_dir)
-  workloads = [w for w in suite.base_workloads if w in set(results['workload'])]
+  present = set(results['workload'])
+  workloads = [w for w in suite.base_workloads if w in present]
+  variants = [w for w in suite.variants if w in present]
   # The core baseline first, then alphabetical.
   algorithms = sorted((a for a in manifest['algorithms'] if a in set(results['submission'])),
                       key=lambda a: (a != CORE_BASELINE, a))
-  times = _workload_times(results, algorithms, workloads)
+  times = _workload_times(results, algorithms, workloads + variants)
   lines = ['Submission time to the validation target (— = not reached within the budget):', '']
   lines.append(_table(
       ['algorithm', *workloads, 'reached', 'suite wall time'],
       [[a, *(_seconds(times.loc[a, w]) for w in workloads),
-        f'{int(np.isfinite(times.loc[a]).sum())}/{len(workloads)}',
+        f'{int(np.isfinite(times.loc[a, workloads]).sum())}/{len(workloads)}',
         format_duration(manifest['algorithms'][a]['wall_sec'])] for a in algorithms]))
+  if variants:
+    lines += ['The variants (robustness checks, not scored), for the algorithms run on them:',
+              '']
+    lines.append(_table(
+        ['algorithm', 'variant', 'validation target', 'time to target', 'its base',
+         'base time to target'],
+        [[a, v, suite.entry(v).target_text, _seconds(times.loc[a, v]), suite.entry(v).base_workload,
+          _seconds(times.loc[a, suite.entry(v).base_workload])]
+         for a in algorithms for v in variants
+         if v in set(results.loc[results['submission'] == a, 'workload'])]))
   for name in per_trial:
     mine = results[results['submission'] == name]
     if mine.empty:
@@ -68,8 +83,10 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
     # Each table ends in a newline, which the join turns into the blank line before this.
     lines += [f'{name} per trial (time to target, else best validation value):', '']
     rows = []
-    for w in workloads:
+    for w in workloads + variants:
       by_trial = mine[mine['workload'] == w].set_index('trial')
+      if by_trial.empty:
+        continue
       rows.append([w, *(_seconds(by_trial.loc[t, 'validation_time_to_target'])
                         if by_trial.loc[t, 'validation_reached']
                         else f'— ({by_trial.loc[t, "validation_best"]:.5g})'

@@ -56,6 +56,11 @@ class SuiteWorkload:
   def is_variant(self) -> bool:
     return self.name != self.base_workload
 
+  @property
+  def target_text(self) -> str:
+    """The validation target as people read it, e.g. 'accuracy ≥ 0.9367'."""
+    return f'{self.metric} {"≥" if self.higher_is_better else "≤"} {self.validation_target}'
+
 
 @dataclasses.dataclass(frozen=True)
 class Suite:
@@ -82,14 +87,16 @@ class Suite:
 
   def select(self, names: list[str] | None = None, include_variants: bool = False
              ) -> list[str]:
-    """The workloads to run: `names` (checked) or the base workloads (+ their variants)."""
-    if names:
-      for name in names:
-        self.entry(name)
-      return list(names)
-    chosen = list(self.base_workloads)
-    if include_variants:
-      chosen += list(self.variants)
+    """The workloads to run: `names` (checked; "base" and "variants" stand for those
+    groups) or the base workloads (+ their variants)."""
+    if not names:
+      names = ['base', 'variants'] if include_variants else ['base']
+    groups = {'base': self.base_workloads, 'variants': self.variants}
+    chosen = []
+    for name in names:
+      for workload in groups[name] if name in groups else (self.entry(name).name,):
+        if workload not in chosen:
+          chosen.append(workload)
     return chosen
 
 

@@ -215,19 +215,35 @@ def _run_workload(config: SuiteRunConfig, record: dict[str, Any], name: str,
   return WorkloadRun(name, outcomes, None, time.perf_counter() - start)
 
 
+def move_workload_runs(source: str, destination: str, workloads: Sequence[str]) -> None:
+  """Replace the logs of `workloads` in the submission folder `destination` with those of
+  `source` (another run of the same submission and protocol), keeping its other workloads.
+
+  Used to add workloads to stored baselines without rerunning the rest.
+  """
+  record = logs.read_json(os.path.join(destination, RUN_RECORD))
+  for study in sorted(os.listdir(os.path.join(source, record['suite']))):
+    for workload in workloads:
+      folder = os.path.join(record['suite'], study, f'{workload}_{logs.FRAMEWORK}')
+      shutil.rmtree(os.path.join(destination, folder), ignore_errors=True)
+      if os.path.isdir(os.path.join(source, folder)):
+        os.makedirs(os.path.dirname(os.path.join(destination, folder)), exist_ok=True)
+        shutil.move(os.path.join(source, folder), os.path.join(destination, folder))
+  record['workloads'] = list(dict.fromkeys(record['workloads'] + list(workloads)))
+  logs.write_json(os.path.join(destination, RUN_RECORD), record)
+
+
 def summary_lines(suite: Suite, runs: Sequence[WorkloadRun]) -> list[str]:
   """A table: workload, target, time to target (or why not), wall time."""
-  lines = [f'{"workload":<26} {"target":>16} {"time to target":>15} {"wall":>8}']
+  lines = [f'{"workload":<26} {"target":>18} {"time to target":>15} {"wall":>8}']
   for run in runs:
-    entry = suite.entry(run.workload)
-    target = f'{entry.metric} {"≥" if entry.higher_is_better else "≤"} ' \
-             f'{entry.validation_target:.4g}'
+    target = suite.entry(run.workload).target_text
     if run.error is not None:
       verdict = 'failed'
     else:
       ttt = run.time_to_target()
       verdict = 'not reached' if ttt is None else f'{ttt:.1f} s'
-    lines.append(f'{run.workload:<26} {target:>16} {verdict:>15} '
+    lines.append(f'{run.workload:<26} {target:>18} {verdict:>15} '
                  f'{format_duration(run.wall_sec):>8}')
   return lines
 

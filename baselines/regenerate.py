@@ -7,6 +7,12 @@ A manifest records the protocol, the machine and the wall time.
 
   python baselines/regenerate.py                     # every algorithm below
   python baselines/regenerate.py --algorithms=adam   # just one (replaces its logs)
+  python baselines/regenerate.py --algorithms=nadamw --workloads=variants
+                                                     # add (or redo) its variant runs only
+
+With --workloads, only those workloads are run (in a scratch folder, then moved in) and
+the algorithm's other stored workloads are kept, so the protocol (trials, studies, seed)
+must match theirs.
 """
 
 import json
@@ -14,6 +20,7 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 
 import jax
@@ -44,6 +51,10 @@ flags.register_validator('algorithms', lambda names: set(names) <= set(ALGORITHM
 flags.DEFINE_string('suite', suite_lib.LITE, 'Suite definition (name or path).')
 flags.DEFINE_integer('num_tuning_trials', 5, 'Trials per study (points of the fixed list).')
 flags.DEFINE_integer('num_studies', 1, 'Studies per workload.')
+flags.DEFINE_list('workloads', [],
+                  'Only these workloads ("base" and "variants" name the suite\'s groups), '
+                  'replacing just their logs and keeping the algorithm\'s others. Default: '
+                  'every base workload, replacing all its logs.')
 flags.DEFINE_bool('rescore', False,
                   'Train nothing: recompute the manifest times to target of --algorithms from '
                   'their stored logs against the current targets (after a target change).')
@@ -57,54 +68,98 @@ def _prune_checkpoints(directory: str) -> None:
       dirs.remove(checkpoint.CHECKPOINT_SUBDIR)
 
 
+def _machine() -> dict:
+  return {'platform': platform.platform(), 'cpu_count': os.cpu_count(),
+          'device_kind': jax.devices()[0].device_kind, 'jax_version': jax.__version__}
+
+
+def _protocol(name: str) -> dict:
+  return {'tuning_search_space': os.path.join('reference_algorithms', name, FIXED_SPACE),
+          'rng_seed': SEED, 'num_studies': FLAGS.num_studies,
+          'num_tuning_trials': FLAGS.num_tuning_trials}
+
+
+def _run(suite: suite_lib.Suite, name: str, experiment_dir: str, data_dir: str,
+         workloads: list[str]) -> tuple[suite_runner.SuiteRunConfig, list, float]:
+  """Train one algorithm on `workloads` (all base workloads if empty) from scratch."""
+  protocol = _protocol(name)
+  config = suite_runner.SuiteRunConfig(
+      submission_path=os.path.join(ROOT, 'reference_algorithms', name, 'submission.py'),
+      experiment_dir=experiment_dir, submission_name=name, tuning_ruleset='external',
+      tuning_search_space=os.path.join(ROOT, protocol['tuning_search_space']),
+      rng_seed=SEED, num_tuning_trials=FLAGS.num_tuning_trials,
+      num_studies=FLAGS.num_studies, workloads=tuple(workloads), data_dir=data_dir,
+      save_checkpoints=False, overwrite=True, show_progress=False)
+  start = time.perf_counter()
+  runs = suite_runner.run_suite(suite, config, registry.get_workload,
+                                registry.base_workload_name)
+  _prune_checkpoints(config.submission_dir)
+  print('\n'.join(suite_runner.summary_lines(suite, runs)), flush=True)
+  return config, runs, round(time.perf_counter() - start, 1)
+
+
+def _rescore(suite: suite_lib.Suite, out_dir: str, manifest: dict, manifest_path: str) -> None:
+  stored = manifest['algorithms']
+  names = (FLAGS.algorithms if FLAGS['algorithms'].present
+           else [n for n in ALGORITHMS if n in stored])
+  missing = [n for n in names if n not in stored]
+  if missing:
+    raise app.UsageError(f'{missing}: no stored baseline in {manifest_path} to rescore')
+  times = baseline_tables.times_to_target(suite, os.path.join(out_dir, 'runs'), names)
+  for name in names:
+    stored[name]['time_to_target_sec'] = times[name]
+
+
 def main(argv):
   del argv
   suite = suite_lib.load_suite(FLAGS.suite)
   out_dir = os.path.join(ROOT, 'baselines', suite.benchmark_version)
+  runs_dir = os.path.join(out_dir, suite_runner.RUNS)
+  data_dir = os.path.join(out_dir, 'data')
   manifest_path = os.path.join(out_dir, MANIFEST)
   manifest = logs.read_json(manifest_path) if os.path.exists(manifest_path) else {
       'suite': suite.benchmark_version, 'algorithms': {}}
   if FLAGS.rescore:
-    stored = manifest['algorithms']
-    names = (FLAGS.algorithms if FLAGS['algorithms'].present
-             else [n for n in ALGORITHMS if n in stored])
-    missing = [n for n in names if n not in stored]
-    if missing:
-      raise app.UsageError(f'{missing}: no stored baseline in {manifest_path} to rescore')
-    times = baseline_tables.times_to_target(suite, os.path.join(out_dir, 'runs'), names)
-    for name in names:
-      stored[name]['time_to_target_sec'] = times[name]
+    _rescore(suite, out_dir, manifest, manifest_path)
     logs.write_json(manifest_path, manifest)
     print(json.dumps(manifest, indent=2))
     return
+  try:
+    workloads = suite.select(FLAGS.workloads) if FLAGS.workloads else []
+  except suite_lib.SuiteError as e:
+    raise app.UsageError(str(e)) from e
   for name in FLAGS.algorithms:
-    folder = os.path.join('reference_algorithms', name)
-    space = os.path.join(folder, FIXED_SPACE)
-    config = suite_runner.SuiteRunConfig(
-        submission_path=os.path.join(ROOT, folder, 'submission.py'),
-        experiment_dir=out_dir, submission_name=name, tuning_ruleset='external',
-        tuning_search_space=os.path.join(ROOT, space), rng_seed=SEED,
-        num_tuning_trials=FLAGS.num_tuning_trials, num_studies=FLAGS.num_studies,
-        data_dir=os.path.join(out_dir, 'data'), save_checkpoints=False, overwrite=True,
-        show_progress=False)
-    start = time.perf_counter()
-    runs = suite_runner.run_suite(suite, config, registry.get_workload,
-                                  registry.base_workload_name)
-    _prune_checkpoints(config.submission_dir)
-    print('\n'.join(suite_runner.summary_lines(suite, runs)), flush=True)
-    manifest['algorithms'][name] = {
-        'tuning_search_space': space, 'rng_seed': SEED,
-        'num_studies': FLAGS.num_studies,
-        'num_tuning_trials': FLAGS.num_tuning_trials,
-        'time_to_target_sec': {r.workload: r.time_to_target() for r in runs},
-        'failed': {r.workload: r.error for r in runs if r.error},
-        'wall_sec': round(time.perf_counter() - start, 1),
-        'machine': {'platform': platform.platform(), 'cpu_count': os.cpu_count(),
-                    'device_kind': jax.devices()[0].device_kind,
-                    'jax_version': jax.__version__},
-    }
+    entry = manifest['algorithms'].get(name)
+    if workloads and (entry is None or any(entry.get(k) != v for k, v in _protocol(name).items())):
+      raise app.UsageError(
+          f'{name}: --workloads adds to stored logs of the same protocol {_protocol(name)}, '
+          f'and {manifest_path} has {entry and {k: entry.get(k) for k in _protocol(name)}}; '
+          'regenerate the whole algorithm (no --workloads) instead.')
+  for name in FLAGS.algorithms:
+    if not workloads:
+      _, runs, wall = _run(suite, name, runs_dir, data_dir, [])
+      # wall_sec: the whole base suite, as one run of the scored protocol takes.
+      entry = manifest['algorithms'][name] = {
+          **_protocol(name), 'time_to_target_sec': {}, 'failed': {}, 'wall_sec': wall}
+    else:
+      # A scratch folder beside the stored runs: a failed run leaves the stored logs intact.
+      scratch = tempfile.mkdtemp(prefix=f'.{name}-', dir=out_dir)
+      config, runs, _ = _run(suite, name, scratch, data_dir, workloads)
+      suite_runner.move_workload_runs(config.submission_dir, os.path.join(runs_dir, name),
+                                      workloads)
+      shutil.rmtree(scratch)
+      entry = manifest['algorithms'][name]
+    entry['time_to_target_sec'].update({r.workload: r.time_to_target() for r in runs})
+    entry['failed'] = {**{w: e for w, e in entry['failed'].items() if w not in workloads},
+                       **{r.workload: r.error for r in runs if r.error}}
+    entry.setdefault('workload_wall_sec', {}).update(
+        {r.workload: round(r.wall_sec, 1) for r in runs})
+    if not workloads:
+      entry['machine'] = _machine()
+    elif _machine() != entry['machine']:  # Added runs from another machine say so.
+      entry.setdefault('workload_machine', {}).update({r.workload: _machine() for r in runs})
     logs.write_json(manifest_path, manifest)
-  shutil.rmtree(os.path.join(out_dir, 'data'), ignore_errors=True)
+  shutil.rmtree(data_dir, ignore_errors=True)
   print(json.dumps(manifest, indent=2))
 
 

@@ -77,6 +77,14 @@ class ScoringResult:
     """Base workloads, then the held-out variants that gate them."""
     return list(self.targets.base_workloads) + list(self.held_out)
 
+  @property
+  def unscored_times(self) -> pd.DataFrame:
+    """Times on the workloads in the logs that are not scored (variants run as robustness
+    checks), for the submissions that ran any of them; empty when there are none."""
+    scored = set(self.scored_workloads)
+    columns = [w for w in self.targets.workloads if w not in scored and w in self.times]
+    return self.times[columns].dropna(how='all')
+
 
 def gating_variants(times: pd.DataFrame, targets: BenchmarkTargets,
                     options: ScoringOptions) -> dict[str, str]:

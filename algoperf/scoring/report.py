@@ -16,6 +16,8 @@ import pandas as pd
 from algoperf.scoring import plots
 from algoperf.scoring.pipeline import ScoringResult
 
+UNSCORED_TITLE = 'Time to target on the variants (robustness checks, not scored)'
+
 
 def _fmt(value) -> str:
   if isinstance(value, (float, np.floating)):
@@ -71,11 +73,16 @@ def terminal_table(result: ScoringResult) -> str:
   """Scores and times to target, readable in a terminal."""
   times = result.times.reindex(columns=result.scored_workloads)
   scores = result.scores.set_index('submission')
+  seconds = lambda v: f'{v:.1f}'  # noqa: E731
   with pd.option_context('display.width', 200, 'display.max_columns', 50):
-    return ('\n'.join(rules_text(result)) + '\n\nLeaderboard\n'
+    text = ('\n'.join(rules_text(result)) + '\n\nLeaderboard\n'
             + scores.to_string(float_format=lambda v: f'{v:.4f}')
             + '\n\nTime to target (s; median over studies; inf = missed, NaN = no runs)\n'
-            + times.T.to_string(float_format=lambda v: f'{v:.1f}') + '\n')
+            + times.T.to_string(float_format=seconds) + '\n')
+    if not result.unscored_times.empty:
+      text += (f'\n{UNSCORED_TITLE} (s)\n'
+               + result.unscored_times.T.to_string(float_format=seconds) + '\n')
+  return text
 
 
 def _image(fig) -> str:
@@ -113,6 +120,8 @@ def html_page(result: ScoringResult, speedup_table: pd.DataFrame | None = None,
       _image(plots.times_figure(times)), _table(times.T),
       '<h2>Missed targets</h2><ul>', misses, '</ul>',
   ]
+  if not result.unscored_times.empty:
+    parts += [f'<h2>{UNSCORED_TITLE}</h2>', _table(result.unscored_times.T)]
   if speedup_table is not None:
     parts += ['<h2>Speedups</h2>', _table(speedup_table, index=False)]
   if links:

@@ -177,3 +177,25 @@ def test_tree_written_by_this_projects_runner_scores_end_to_end(tmp_path):
   fastest = min(best.values())
   assert ratios.to_dict() == pytest.approx({n: t / fastest for n, t in best.items()}, rel=1e-12)
   assert _scores(out).max() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_variants_not_scored_are_reported_beside_the_leaderboard(tmp_path):
+  targets = make_targets({'b1': {}, 'b2': {}, 'v1': {'base_workload': 'b1'}})
+  times = pd.DataFrame({'b1': [100.0, 200.0], 'b2': [100.0, 50.0], 'v1': [np.inf, np.nan]},
+                       index=['alpha', 'beta'])
+  result = scoring.score_times(times, targets, scoring.ScoringOptions())
+  with_variant = result.scores.set_index('submission')['score']
+  without = scoring.score_times(times[['b1', 'b2']], targets,
+                                scoring.ScoringOptions()).scores.set_index('submission')['score']
+  pd.testing.assert_series_equal(with_variant, without)  # the variant is not scored
+  # Only alpha ran the variant (and missed it); beta, with no runs there, is left out.
+  assert result.unscored_times.to_dict() == {'v1': {'alpha': np.inf}}
+  text = scoring.report.terminal_table(result)
+  assert scoring.report.UNSCORED_TITLE in text and 'v1' in text.split('not scored')[1]
+  scoring.write_report(result, str(tmp_path))
+  page = (tmp_path / 'leaderboard.html').read_text()
+  section = page.split(f'<h2>{scoring.report.UNSCORED_TITLE}</h2>')[1].split('<h2>')[0]
+  assert '<th>v1</th>' in section and 'inf' in section and 'beta' not in section
+  plain = scoring.score_times(times[['b1', 'b2']], targets, scoring.ScoringOptions())
+  assert plain.unscored_times.empty
+  assert scoring.report.UNSCORED_TITLE not in scoring.report.html_page(plain)

@@ -52,6 +52,8 @@ def test_select_checks_names_and_adds_variants():
   assert SUITE.select(include_variants=True) == list(SUITE.base_workloads) + list(
       SUITE.variants)
   assert SUITE.select(['mnist1d']) == ['mnist1d']
+  assert SUITE.select(['variants']) == list(SUITE.variants)
+  assert SUITE.select(['mnist1d_gelu', 'base']) == ['mnist1d_gelu'] + list(SUITE.base_workloads)
   with pytest.raises(suite_lib.SuiteError, match='no workload'):
     SUITE.select(['imagenet'])
 

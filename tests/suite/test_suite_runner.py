@@ -1,5 +1,6 @@
 """Running a submission on a suite: layout, resume, failures, scoring with baselines, CLI."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -167,3 +168,24 @@ def test_cli_runs_scores_and_reports(tmp_path, data_dir):
   bad = subprocess.run([sys.executable, 'run_suite.py', '--suite=nope'], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
   assert bad.returncode != 0 and 'no such targets file' in bad.stderr
+
+
+def test_moving_workload_runs_in_keeps_the_others(tmp_path, data_dir):
+  """How stored baselines gain a workload: a scratch run's folders replace just theirs."""
+  stored = _config(tmp_path / 'stored', data_dir, num_tuning_trials=1)
+  _run(stored)
+  scratch = _config(tmp_path / 'scratch', data_dir, num_tuning_trials=1,
+                    workloads=('mnist1d_gelu', 'mnist1d'), max_global_steps=2)
+  _run(scratch)
+  suite_runner.move_workload_runs(scratch.submission_dir, stored.submission_dir,
+                                  ['mnist1d_gelu'])
+  study = os.path.join(stored.submission_dir, 'lite_v1', 'study_0')
+  assert sorted(os.listdir(study)) == ['mnist1d_gelu_jax', 'mnist1d_jax']
+  steps = {w: pd.read_csv(os.path.join(study, f'{w}_jax', 'trial_1', 'eval_measurements.csv')
+                          )['global_step'].tolist() for w in ('mnist1d', 'mnist1d_gelu')}
+  assert steps == {'mnist1d': [1, 4], 'mnist1d_gelu': [1, 2]}  # mnist1d stays the stored run
+  record = json.loads(open(os.path.join(stored.submission_dir, 'suite_run.json')).read())
+  assert record['workloads'] == ['mnist1d', 'mnist1d_gelu']
+  # The stored suite run now resumes with both workloads and reruns nothing.
+  again, _ = _run(dataclasses.replace(stored, workloads=('mnist1d', 'mnist1d_gelu')))
+  assert [len(r.outcomes) for r in again] == [1, 1] and all(r.error is None for r in again)
