@@ -235,7 +235,7 @@ def move_workload_runs(source: str, destination: str, workloads: Sequence[str]) 
 
 def summary_lines(suite: Suite, runs: Sequence[WorkloadRun]) -> list[str]:
   """A table: workload, target, time to target (or why not), wall time."""
-  lines = [f'{"workload":<26} {"target":>18} {"time to target":>15} {"wall":>8}']
+  lines = [f'{"workload":<26} {"target":>22} {"time to target":>15} {"wall":>8}']
   for run in runs:
     target = suite.entry(run.workload).target_text
     if run.error is not None:
@@ -243,7 +243,7 @@ def summary_lines(suite: Suite, runs: Sequence[WorkloadRun]) -> list[str]:
     else:
       ttt = run.time_to_target()
       verdict = 'not reached' if ttt is None else f'{ttt:.1f} s'
-    lines.append(f'{run.workload:<26} {target:>18} {verdict:>15} '
+    lines.append(f'{run.workload:<26} {target:>22} {verdict:>15} '
                  f'{format_duration(run.wall_sec):>8}')
   return lines
 
