@@ -74,7 +74,7 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
         [[a, v, suite.entry(v).target_text, _seconds(times.loc[a, v]), suite.entry(v).base_workload,
           _seconds(times.loc[a, suite.entry(v).base_workload])]
          for a in algorithms for v in variants
-         if v in set(results.loc[results['submission'] == a, 'workload'])]))
+         if not np.isnan(times.loc[a, v])]))  # NaN: the algorithm has no runs there
   for name in per_trial:
     mine = results[results['submission'] == name]
     if mine.empty:

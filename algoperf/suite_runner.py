@@ -225,10 +225,11 @@ def move_workload_runs(source: str, destination: str, workloads: Sequence[str]) 
   for study in sorted(os.listdir(os.path.join(source, record['suite']))):
     for workload in workloads:
       folder = os.path.join(record['suite'], study, f'{workload}_{logs.FRAMEWORK}')
-      shutil.rmtree(os.path.join(destination, folder), ignore_errors=True)
-      if os.path.isdir(os.path.join(source, folder)):
-        os.makedirs(os.path.dirname(os.path.join(destination, folder)), exist_ok=True)
-        shutil.move(os.path.join(source, folder), os.path.join(destination, folder))
+      old, new = os.path.join(destination, folder), os.path.join(source, folder)
+      shutil.rmtree(old, ignore_errors=True)
+      if os.path.isdir(new):
+        os.makedirs(os.path.dirname(old), exist_ok=True)
+        shutil.move(new, old)
   record['workloads'] = list(dict.fromkeys(record['workloads'] + list(workloads)))
   logs.write_json(os.path.join(destination, RUN_RECORD), record)
 
