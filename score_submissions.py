@@ -14,10 +14,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from absl import app, flags
+from absl import flags
 
-from algoperf import scoring
+# The scorer (pandas, matplotlib) is imported where it is used, so --help is fast.
+from algoperf import cli_usage, targets_schema
+
+if TYPE_CHECKING:
+  from algoperf import scoring
 
 flags.DEFINE_string('submission_directory', None,
                     'Directory holding one folder per submission (AlgoPerf log layout).')
@@ -37,7 +42,8 @@ flags.DEFINE_string('reference_submission', None,
 flags.DEFINE_float('tau_max', 4.0, 'Upper end of the performance profile and the cutoff.')
 flags.DEFINE_boolean('strict', False,
                      'Fail on the first problem (missing/malformed log, wrong study or trial '
-                     'count, missing workload) instead of warning.')
+                     'count, missing workload) instead of warning, and refuse to score corrupt '
+                     'logs (listing all of them) instead of excluding their trials.')
 flags.DEFINE_enum('trial_selection', 'least_time', ['least_time', 'earliest_eval'],
                   'Best trial of a study: least time to target (documented rule) or earliest '
                   'eval index reaching it (AlgoPerf official scorer).')
@@ -75,6 +81,7 @@ def held_out_from_flag(value: str) -> tuple[str, ...] | None:
 
 
 def options_from_flags() -> scoring.ScoringOptions:
+  from algoperf import scoring
   official = scoring.ScoringOptions.official() if FLAGS.official_algoperf else None
   quirks = {name: (getattr(official, name) if official and not FLAGS[name].present
                    else getattr(FLAGS, name)) for name in _QUIRK_FLAGS}
@@ -89,6 +96,7 @@ def options_from_flags() -> scoring.ScoringOptions:
 
 def main(argv):
   del argv
+  from algoperf import scoring
   try:
     targets = scoring.load_targets(FLAGS.workload_targets)
     options = options_from_flags()
@@ -111,6 +119,11 @@ def main(argv):
   return 0
 
 
+def targets_list() -> str:
+  return ('Shipped targets files, for --workload_targets: '
+          f'{", ".join(targets_schema.builtin_targets())} (algoperf/scoring/targets/).')
+
+
 if __name__ == '__main__':
   flags.mark_flag_as_required('submission_directory')
-  app.run(main)
+  cli_usage.run(main, help_footer=targets_list)

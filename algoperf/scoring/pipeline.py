@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from algoperf.scoring import aggregate, profiles, reader, trials
-from algoperf.scoring.issues import Issues
+from algoperf.scoring.issues import EXCLUDED_COLUMNS, Issues
 from algoperf.scoring.targets import RULESETS, BenchmarkTargets
 
 
@@ -67,6 +67,14 @@ class ScoringResult:
   profile: pd.DataFrame  # submissions x tau
   scores: pd.DataFrame  # submission, score, rank, solved
   issues: tuple[str, ...]
+  # one row per trial left out for corrupt logs (EXCLUDED_COLUMNS)
+  excluded: pd.DataFrame = dataclasses.field(
+      default_factory=lambda: pd.DataFrame(columns=EXCLUDED_COLUMNS))
+
+  @property
+  def excluded_counts(self) -> pd.Series:
+    """Per submission scored without some of its trials, how many were left out."""
+    return self.excluded.groupby('submission', sort=True).size()
 
   @property
   def held_out(self) -> tuple[str, ...]:
@@ -125,7 +133,8 @@ def score_times(times: pd.DataFrame, targets: BenchmarkTargets, options: Scoring
       studies=studies if studies is not None else pd.DataFrame(),
       times=times, gated_times=gated, ratios=ratios, profile=profile,
       scores=leaderboard(scores, ratios),
-      issues=tuple(issues.messages) if issues else ())
+      issues=tuple(issues.messages) if issues else (),
+      excluded=issues.excluded_table() if issues else pd.DataFrame(columns=EXCLUDED_COLUMNS))
 
 
 def score_evals(evals: pd.DataFrame, targets: BenchmarkTargets, options: ScoringOptions,

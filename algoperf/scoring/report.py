@@ -57,6 +57,13 @@ def missed_targets(result: ScoringResult) -> dict[str, list[str]]:
   return missed
 
 
+def excluded_notes(result: ScoringResult) -> list[str]:
+  """Footnotes marking the submissions scored without some trials, so no score built on fewer
+  trials than it seems goes unnoticed."""
+  return [f'{submission}: {n} trial(s) excluded: corrupt logs (see the problems found)'
+          for submission, n in result.excluded_counts.items()]
+
+
 def rules_text(result: ScoringResult) -> list[str]:
   o = result.options
   return [
@@ -76,8 +83,9 @@ def terminal_table(result: ScoringResult) -> str:
   seconds = lambda v: f'{v:.1f}'  # noqa: E731
   with pd.option_context('display.width', 200, 'display.max_columns', 50):
     text = ('\n'.join(rules_text(result)) + '\n\nLeaderboard\n'
-            + scores.to_string(float_format=lambda v: f'{v:.4f}')
-            + '\n\nTime to target (s; median over studies; inf = missed, NaN = no runs)\n'
+            + scores.to_string(float_format=lambda v: f'{v:.4f}') + '\n'
+            + ''.join(f'* {note}\n' for note in excluded_notes(result))
+            + '\nTime to target (s; median over studies; inf = missed, NaN = no runs)\n'
             + times.T.to_string(float_format=seconds) + '\n')
     if not result.unscored_times.empty:
       text += (f'\n{UNSCORED_TITLE} (s)\n'
@@ -115,6 +123,7 @@ def html_page(result: ScoringResult, speedup_table: pd.DataFrame | None = None,
       '</style></head><body><h1>Leaderboard</h1><ul>',
       ''.join(f'<li>{esc(line)}</li>' for line in rules_text(result)), '</ul>',
       '<h2>Benchmark scores</h2>', _table(result.scores, index=False),
+      ''.join(f'<p>* {esc(note)}</p>' for note in excluded_notes(result)),
       '<h2>Performance profiles</h2>', _image(plots.profile_figure(result.profile)),
       '<h2>Time to target per workload</h2>',
       _image(plots.times_figure(times)), _table(times.T),
@@ -152,6 +161,7 @@ def write_report(result: ScoringResult, output_dir: str,
   csv(result.profile, 'performance_profile.csv')
   csv(result.scores, 'scores.csv', index=False)
   csv(result.studies, 'studies.csv', index=False)
+  csv(result.excluded, 'excluded_trials.csv', index=False)
   if not result.trials.empty:
     for submission, trials in result.trials.groupby('submission'):
       csv(trials, f'{submission}_summary.csv', index=False)
@@ -164,7 +174,8 @@ def write_report(result: ScoringResult, output_dir: str,
   plots.times_figure(result.times.reindex(columns=result.scored_workloads)).savefig(path('time_to_target.png'))
   written.append(path('time_to_target.png'))
   texts = {
-      'leaderboard.md': markdown_table(result.scores),
+      'leaderboard.md': markdown_table(result.scores) + ''.join(
+          f'\n\\* {note}\n' for note in excluded_notes(result)),
       'leaderboard.html': html_page(result, speedup_table, links),
       'issues.txt': ''.join(f'{m}\n' for m in result.issues),
   }

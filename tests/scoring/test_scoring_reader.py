@@ -72,7 +72,8 @@ def _bad_tree(tmp_path):
   unordered = root / 'study_0' / 'mnist_jax' / 'trial_8'
   unordered.mkdir()
   (unordered / 'eval_measurements.csv').write_text('score,validation/accuracy\n20,0.95\n10,0.5\n')
-  bad['score is not non-decreasing'] = unordered / 'eval_measurements.csv'
+  bad['row 2: corrupt log [time_decreases] score goes back from 20 to 10; trial excluded'] = (
+      unordered / 'eval_measurements.csv')
   unknown = root / 'study_0' / 'imagenet_jax'
   unknown.mkdir()
   bad["workload 'imagenet' is not in the targets file"] = unknown
@@ -95,8 +96,8 @@ def test_every_malformed_input_gets_a_named_warning(tmp_path):
     assert any(str(path) in m and problem in m for m in issues.messages), problem
   assert len(issues.messages) == len(bad)
   kept = table.groupby('trial')['validation'].apply(list).to_dict()
-  assert sorted(kept) == ['trial_1', 'trial_7', 'trial_8']
-  assert kept['trial_1'] == [0.95] and kept['trial_8'] == [0.5, 0.95]  # sorted by score
+  assert sorted(kept) == ['trial_1', 'trial_7']  # trial_8, going back in time, is excluded
+  assert kept['trial_1'] == [0.95]
   assert np.isnan(kept['trial_7'][0]) and kept['trial_7'][1] == 0.95
 
 
