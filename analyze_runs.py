@@ -23,10 +23,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from absl import app, flags
 
-from algoperf import analysis, scoring
+# The analysis and the scorer (pandas, matplotlib) are imported where they are used, so
+# --help and usage errors are fast.
+from algoperf import cli_usage
+
+if TYPE_CHECKING:
+  from algoperf import scoring
 
 flags.DEFINE_string('experiment_dir', None,
                     'Root of experiment folders (one per submission), or one experiment '
@@ -68,6 +74,7 @@ FLAGS = flags.FLAGS
 
 
 def targets_from_flag(value: str) -> scoring.BenchmarkTargets | None:
+  from algoperf import scoring
   return None if value.strip().lower() in ('', 'none') else scoring.load_targets(value)
 
 
@@ -75,7 +82,7 @@ def rerun(targets: scoring.BenchmarkTargets | None) -> bool | None:
   """The --rerun_best_seeds mode, on a workload of the registry: True when every rerun
   trial ran, False when one failed, None (after printing why) when none could start."""
   # Deferred: running trials loads JAX; analysis alone does not need it.
-  from algoperf import experiment, submission, tuning
+  from algoperf import experiment, scoring, submission, tuning
   from algoperf.analysis import rerun as rerun_lib
   from workloads import registry
   study = os.path.abspath(os.path.expanduser(FLAGS.rerun_study))
@@ -83,7 +90,7 @@ def rerun(targets: scoring.BenchmarkTargets | None) -> bool | None:
     _, name = rerun_lib.study_best_trial(study, FLAGS.workload, targets, FLAGS.ruleset)
     base = registry.base_workload_name(name)
     done = rerun_lib.rerun_best_seeds(
-        study, FLAGS.rerun_best_seeds, lambda: registry.get_workload(name), base,
+        study, FLAGS.rerun_best_seeds, registry.workload_class(name), base,
         workload=name, targets=targets, ruleset=FLAGS.ruleset, rng_seed=FLAGS.rng_seed,
         submission_path=FLAGS.submission_path, max_global_steps=FLAGS.max_global_steps,
         data_dir=FLAGS.data_dir)
@@ -109,6 +116,7 @@ def main(argv):
   if not FLAGS.rerun_best_seeds and not FLAGS.experiment_dir:
     raise app.UsageError('--experiment_dir is required (or --rerun_best_seeds with '
                          '--rerun_study)')
+  from algoperf import analysis, scoring
   try:
     targets = targets_from_flag(FLAGS.workload_targets)
   except (scoring.TargetsFileError, OSError) as e:
@@ -143,4 +151,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli_usage.run(main)

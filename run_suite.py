@@ -23,8 +23,10 @@ import webbrowser
 
 from absl import app, flags
 
+# Light imports only (no JAX, no scorer), so --help and usage errors come at once; the
+# suite runner is imported in main().
+from algoperf import cli_usage, targets_schema
 from algoperf import suite as suite_lib
-from algoperf import suite_runner, tuning
 
 _REPO = os.path.dirname(os.path.abspath(__file__))
 
@@ -37,10 +39,11 @@ flags.DEFINE_string('suite', suite_lib.LITE,
                     'Suite definition: a shipped name (lite_v1) or a path to a JSON file.')
 flags.DEFINE_list('workloads', [],
                   'Only these workloads of the suite ("base" and "variants" name its two '
-                  'groups; default: all its base workloads).')
+                  'groups; default: all its base workloads). The list is at the end of '
+                  '--help.')
 flags.DEFINE_boolean('include_variants', False,
                      'Also run every variant (robustness checks; not part of the score).')
-flags.DEFINE_enum('tuning_ruleset', None, list(tuning.RULESETS),
+flags.DEFINE_enum('tuning_ruleset', None, list(targets_schema.RULESETS),
                   'external (hyperparameters from a search space) or self; default: the '
                   "suite's default run.")
 flags.DEFINE_string('tuning_search_space', None,
@@ -74,6 +77,7 @@ DEFAULT_FIXED_SPACE = os.path.join('reference_algorithms', 'nadamw',
 
 
 def default_baselines_dir(suite: suite_lib.Suite) -> str:
+  from algoperf import suite_runner
   return os.path.join(_REPO, 'baselines', suite.benchmark_version, suite_runner.RUNS)
 
 
@@ -87,13 +91,16 @@ def main(argv):
   del argv
   logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s',
                       force=True)
-  from workloads import registry  # Deferred: flag errors should not wait for JAX imports.
   try:
     suite = suite_lib.load_suite(FLAGS.suite)
+    suite.select(list(FLAGS.workloads), FLAGS.include_variants)  # Unknown names: usage error.
   except suite_lib.SuiteError as e:
     raise app.UsageError(str(e)) from e
   if not os.path.isfile(FLAGS.submission_path):
     raise app.UsageError(f'--submission_path={FLAGS.submission_path}: no such file.')
+  # Deferred: --help and flag errors should not wait for JAX imports.
+  from algoperf import suite_runner
+  from workloads import registry
   experiment_dir = os.path.abspath(os.path.expanduser(FLAGS.experiment_dir))
   config = suite_runner.SuiteRunConfig(
       submission_path=FLAGS.submission_path, experiment_dir=experiment_dir,
@@ -130,5 +137,17 @@ def main(argv):
   return 1 if any(run.error for run in runs) else 0
 
 
+def workload_list() -> str:
+  """The workloads --workloads accepts, read from the shipped suite file (cheap)."""
+  try:
+    suite = suite_lib.load_suite(suite_lib.LITE)
+  except suite_lib.SuiteError as e:
+    return f'Workloads: see the suite file ({e}).'
+  where = os.path.relpath(suite.path, _REPO)
+  return (f'Workloads of {suite.benchmark_version} ({where}), for --workloads:\n'
+          f'  base:     {", ".join(suite.base_workloads)}\n'
+          f'  variants: {", ".join(suite.variants)}')
+
+
 if __name__ == '__main__':
-  app.run(main)
+  cli_usage.run(main, help_footer=workload_list)

@@ -27,7 +27,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from algoperf.scoring import targets as targets_lib
+# The schema module, not algoperf.scoring: workloads import this, and must not load pandas.
+from algoperf import targets_schema as targets_lib
 
 LITE = 'lite_v1'
 _SUITE_FIELDS = {'eval_period_sec': (int, float), 'step_hint': int}

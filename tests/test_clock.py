@@ -1,4 +1,4 @@
-"""The submission clock's sync rule (DESIGN rule 2) and the one-step-in-flight `StepSync`."""
+"""The submission clock's sync rule (docs/runner_rules.md rule 2) and the one-step-in-flight `StepSync`."""
 
 import os
 import subprocess

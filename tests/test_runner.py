@@ -1,4 +1,4 @@
-"""The runner's rules (DESIGN.md "Runner rules"), each forced on the toy workload."""
+"""The runner's rules (docs/runner_rules.md), each forced on the toy workload."""
 
 import os
 import sys

@@ -47,10 +47,16 @@ def _entry(name: str) -> tuple[str, str | None]:
   return _WORKLOADS[name]
 
 
+def workload_class(name: str) -> type[spec.Workload]:
+  """The class of workload `name`: calling it makes a workload object. Picklable by
+  reference, so a trial process can make its own (`algoperf.isolation`)."""
+  module_name, class_name = _entry(name)[0].split(':')
+  return getattr(importlib.import_module(module_name), class_name)
+
+
 def get_workload(name: str) -> spec.Workload:
   """A new workload object for `name` (its data loads on first use, not here)."""
-  module_name, class_name = _entry(name)[0].split(':')
-  return getattr(importlib.import_module(module_name), class_name)()
+  return workload_class(name)()
 
 
 def base_workload_name(name: str) -> str:

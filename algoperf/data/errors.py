@@ -5,5 +5,5 @@ class DatasetUnavailableError(FileNotFoundError):
   """Data is missing or corrupt; the message names the path and how to get the data.
 
   Loaders raise it at once, before any download attempt or retry, so an offline run
-  fails in milliseconds instead of hanging (DESIGN "Data").
+  fails in milliseconds instead of hanging (docs/runner_rules.md, "Data").
   """

@@ -1,8 +1,9 @@
 """Input pipelines for datasets that fit in host memory (every offline workload here).
 
 The train iterator is a Grain `MapDataset` over batch indices, so its position is a
-small JSON-able state (`get_state`/`set_state`) that checkpoints restore exactly (DESIGN
-rule 8). Batches leave the iterator already placed on devices, split along the batch axis.
+small JSON-able state (`get_state`/`set_state`) that checkpoints restore exactly
+(docs/runner_rules.md rule 8). Batches leave the iterator already placed on devices, split
+along the batch axis.
 """
 
 from __future__ import annotations

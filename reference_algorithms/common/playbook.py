@@ -1,7 +1,7 @@
 """The update rules of the Deep Learning Tuning Playbook, each as one Optax transformation.
 
 Every function returns the full step (learning rate and sign included), so schedules and
-weight decay compose around it (shared/UPDATE_RULES.md). Optax is used wherever it
+weight decay compose around it (docs/update_rules.md). Optax is used wherever it
 implements the rule exactly:
 
 * SGD, heavy-ball Momentum, Nesterov: `optax.sgd` (its `trace` is v ← γv + g, and with

@@ -1,4 +1,4 @@
-"""Each playbook baseline against a direct NumPy transcription of shared/UPDATE_RULES.md.
+"""Each playbook baseline against a direct NumPy transcription of docs/update_rules.md.
 
 The optimizer comes from the baseline's own `build_optimizer` (schedule included) and is
 fed random gradients; the NumPy side recomputes warmup+cosine η_t by hand, in float64.
