@@ -19,11 +19,14 @@ import sys
 
 from absl import app, flags
 
-from algoperf import experiment, submission, tuning
+from algoperf import cli_usage
+
+# Heavy modules (JAX, Orbax, SciPy) are imported in main(), so --help and flag errors are fast.
+RULESETS = ('external', 'self')  # algoperf.tuning.RULESETS, checked by a test
 
 flags.DEFINE_string('submission_path', None, 'Path to the submission .py file.')
-flags.DEFINE_string('workload', None, 'Workload name (see --helpfull for the list).')
-flags.DEFINE_enum('tuning_ruleset', 'external', list(tuning.RULESETS),
+flags.DEFINE_string('workload', None, 'Workload name (listed at the end of --help).')
+flags.DEFINE_enum('tuning_ruleset', 'external', list(RULESETS),
                   'external: N trials from a search space; self: one trial, no '
                   'hyperparameters, budget x1.5 (AlgoPerf v0.6).')
 flags.DEFINE_string('tuning_search_space', None,
@@ -73,6 +76,18 @@ flags.DEFINE_boolean('use_wandb', False, 'Not supported; accepted for compatibil
 flags.DEFINE_boolean('profile', False, 'Not supported; accepted for compatibility.')
 flags.DEFINE_enum('progress', 'auto', ['auto', 'on', 'off'],
                   'Live progress line on stderr (auto: only on a terminal).')
+flags.DEFINE_boolean('isolate_trials', True,
+                     'Run each trial in its own process under a watchdog, so a submission '
+                     'that exits, crashes or hangs ends only its trial (docs/reliability.md). '
+                     '--noisolate_trials runs trials in this process, e.g. under a debugger, '
+                     'without that protection.')
+flags.DEFINE_boolean('strict', False,
+                     'Refuse a submission the static compliance check flags (private '
+                     'workload attributes, frame inspection, gc, reading data files, ...; '
+                     'docs/compliance.md). Without it the findings are warnings.')
+flags.DEFINE_float('watchdog_margin_sec', 60.0,
+                   'The watchdog kills a trial whose submission code has run longer than '
+                   'its budget + 10% + this many seconds (a step that never returns).')
 FLAGS = flags.FLAGS
 
 
@@ -86,7 +101,8 @@ def main(argv):
     raise app.UsageError('Only --framework=jax is implemented.')
   if not FLAGS.submission_path or not FLAGS.workload:
     raise app.UsageError('--submission_path and --workload are required.')
-  from workloads import registry  # Deferred: flag errors should not wait for JAX imports.
+  from algoperf import experiment, isolation, submission, tuning
+  from workloads import registry
   try:
     registry.get_workload(FLAGS.workload)
   except ValueError as e:
@@ -95,35 +111,46 @@ def main(argv):
       os.path.dirname(os.path.abspath(FLAGS.submission_path)))
   if FLAGS.append_timestamp:
     name += datetime.datetime.now().strftime('-%Y-%m-%d-%H-%M-%S')
-  config = experiment.ExperimentConfig(
-      submission_path=FLAGS.submission_path, workload_name=FLAGS.workload,
-      experiment_dir=os.path.abspath(os.path.expanduser(FLAGS.experiment_dir)),
-      experiment_name=name, tuning_ruleset=FLAGS.tuning_ruleset,
-      tuning_search_space=FLAGS.tuning_search_space,
-      num_tuning_trials=FLAGS.num_tuning_trials, num_studies=FLAGS.num_studies,
-      study_start_index=FLAGS.study_start_index, rng_seed=FLAGS.rng_seed,
-      pool_seed=FLAGS.pool_seed, hparam_start_index=FLAGS.hparam_start_index,
-      hparam_end_index=FLAGS.hparam_end_index,
-      data_dir=os.path.expanduser(FLAGS.data_dir),
-      imagenet_v2_data_dir=FLAGS.imagenet_v2_data_dir,
-      max_global_steps=FLAGS.max_global_steps, save_checkpoints=FLAGS.save_checkpoints,
-      save_intermediate_checkpoints=FLAGS.save_intermediate_checkpoints,
-      resume_last_run=FLAGS.resume_last_run, overwrite=FLAGS.overwrite,
-      flags=FLAGS.flag_values_dict(),
-      show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress])
   try:
+    config = experiment.ExperimentConfig(
+        submission_path=FLAGS.submission_path, workload_name=FLAGS.workload,
+        experiment_dir=os.path.abspath(os.path.expanduser(FLAGS.experiment_dir)),
+        experiment_name=name, tuning_ruleset=FLAGS.tuning_ruleset,
+        tuning_search_space=FLAGS.tuning_search_space,
+        num_tuning_trials=FLAGS.num_tuning_trials, num_studies=FLAGS.num_studies,
+        study_start_index=FLAGS.study_start_index, rng_seed=FLAGS.rng_seed,
+        pool_seed=FLAGS.pool_seed, hparam_start_index=FLAGS.hparam_start_index,
+        hparam_end_index=FLAGS.hparam_end_index,
+        data_dir=os.path.expanduser(FLAGS.data_dir),
+        imagenet_v2_data_dir=FLAGS.imagenet_v2_data_dir,
+        max_global_steps=FLAGS.max_global_steps, save_checkpoints=FLAGS.save_checkpoints,
+        save_intermediate_checkpoints=FLAGS.save_intermediate_checkpoints,
+        resume_last_run=FLAGS.resume_last_run, overwrite=FLAGS.overwrite,
+        flags=FLAGS.flag_values_dict(),
+        show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress],
+        isolate_trials=FLAGS.isolate_trials, strict=FLAGS.strict,
+        watchdog=isolation.WatchdogLimits(margin_sec=FLAGS.watchdog_margin_sec))
     outcomes = experiment.run_experiment(
-        config, lambda: registry.get_workload(FLAGS.workload),
+        config, registry.workload_class(FLAGS.workload),
         registry.base_workload_name(FLAGS.workload))
   except (submission.SubmissionError, tuning.SearchSpaceError,
           experiment.ExperimentError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
+  except KeyboardInterrupt:
+    print('\ninterrupted: the running trial was stopped. Rerun the same command with '
+          '--resume_last_run to continue from its last checkpoint.', file=sys.stderr)
+    return 130
   for line in experiment.study_summary(outcomes):
     print(line)
   print(f'logs: {os.path.join(config.experiment_dir, config.experiment_name)}')
-  return 1 if any(o.error for o in outcomes) else 0
+  return 1 if any(o.error for o in outcomes) else 0  # Failed trials are named above.
+
+
+def workload_list() -> str:
+  from workloads import registry
+  return 'Workloads: ' + ', '.join(registry.workload_names())
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli_usage.run(main, help_footer=workload_list)

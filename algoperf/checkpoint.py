@@ -10,7 +10,10 @@ saved arrays back into it, which also gives every leaf its live sharding.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
+import re
+import shutil
 from typing import Any
 
 import jax
@@ -18,6 +21,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 CHECKPOINT_SUBDIR = 'checkpoints'
+_TMP_SUFFIX = ocp.path.atomicity_types.TMP_DIR_SUFFIX  # '.orbax-checkpoint-tmp'
+_OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)")
 
 
 @dataclasses.dataclass
@@ -31,6 +36,8 @@ class TrialState:
   train_state: dict[str, Any]
   eval_results: list
   input_queue_state: Any = None
+  # Why the trial stopped, once it has: a resume then finishes the trial without a step.
+  status: str | None = None
 
 
 def _is_array(leaf) -> bool:
@@ -71,11 +78,42 @@ def save(trial_dir: str, state: TrialState, keep_all: bool = False) -> None:
       'input_queue_state': state.input_queue_state,
       'optimizer_plain_leaves': opt_plain,
       'model_state_is_none': state.model_state is None,
+      'status': state.status,
   }
-  with _manager(os.path.join(trial_dir, CHECKPOINT_SUBDIR), keep_all) as manager:
-    manager.save(state.global_step, args=ocp.args.Composite(
-        arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(meta)), force=True)
-    manager.wait_until_finished()
+  directory = os.path.join(trial_dir, CHECKPOINT_SUBDIR)
+  try:
+    with _manager(directory, keep_all) as manager:
+      manager.save(state.global_step, args=ocp.args.Composite(
+          arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(meta)), force=True)
+      manager.wait_until_finished()
+  except BaseException as error:
+    # Orbax writes into `<step>.orbax-checkpoint-tmp` and renames it on commit, so a failed
+    # save is never the latest step; its partial copy would still hold the space a rerun needs.
+    _remove_unfinished(directory, state.global_step)
+    os_error = _as_os_error(error, directory)
+    if os_error is None:
+      raise
+    raise os_error from error
+
+
+def _remove_unfinished(directory: str, step: int) -> None:
+  for path in glob.glob(os.path.join(glob.escape(directory), f'{step}{_TMP_SUFFIX}*')):
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _as_os_error(error: BaseException, directory: str) -> OSError | None:
+  """The OSError to raise for a failed save, or None to re-raise `error` unchanged.
+
+  TensorStore reports a full disk as ValueError("... [os_error_code='28']"): raised as an
+  OSError with that errno, the runner reports it as an I/O fault, like any other log write.
+  """
+  if isinstance(error, OSError) or not isinstance(error, Exception):
+    return None
+  match = _OS_ERROR_CODE.search(str(error))
+  if match is None:
+    return None
+  code = int(match.group(1))
+  return OSError(code, os.strerror(code), directory)
 
 
 def latest_step(trial_dir: str) -> int | None:
@@ -121,4 +159,5 @@ def restore(trial_dir: str, template: TrialState) -> TrialState:
       preemption_count=meta['preemption_count'],
       train_state=meta['train_state'],
       eval_results=[tuple(r) for r in meta['eval_results']],
-      input_queue_state=meta['input_queue_state'])
+      input_queue_state=meta['input_queue_state'],
+      status=meta.get('status'))

@@ -3,7 +3,7 @@
 JAX returns from a jitted call before the device has finished the work. Reading a wall clock
 right after `update_params` returns would bill only the dispatch, and the queued training
 work would later run inside the (untimed) evaluation. So `stop` first blocks until the state
-the submission returned is computed, then reads the clock (DESIGN rule 2).
+the submission returned is computed, then reads the clock (docs/runner_rules.md rule 2).
 """
 
 from __future__ import annotations
@@ -20,16 +20,20 @@ class SubmissionClock:
   """Accumulates billed seconds over start/stop intervals."""
 
   def __init__(self, accumulated: float = 0.0,
-               timer: Callable[[], float] = time.perf_counter):
+               timer: Callable[[], float] = time.perf_counter, watch=None):
     self.accumulated = float(accumulated)
     self._timer = timer
     self._started_at: float | None = None
+    # Told at every start and stop (not at laps): the trial process's watchdog feed.
+    self._watch = watch
 
   @property
   def running(self) -> bool:
     return self._started_at is not None
 
   def start(self) -> None:
+    if self._watch is not None:
+      self._watch.run(self.accumulated, timed=True)
     self._started_at = self._timer()
 
   def stop(self, computed_state=None) -> float:
@@ -39,6 +43,8 @@ class SubmissionClock:
     now = self._timer()
     self.accumulated += now - self._started_at
     self._started_at = None
+    if self._watch is not None:
+      self._watch.pause(self.accumulated, timed=True)
     return self.accumulated
 
   def lap(self, computed_state=None) -> float:

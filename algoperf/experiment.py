@@ -12,9 +12,7 @@ import os
 import shutil
 from typing import Any
 
-import jax
-
-from algoperf import checkpoint, logs, runner, submission, tuning
+from algoperf import checkpoint, compliance, isolation, logs, submission, trial_job, tuning
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +47,38 @@ class ExperimentConfig:
   overwrite: bool = False
   flags: dict[str, Any] = dataclasses.field(default_factory=dict)
   show_progress: bool | None = None
+  # Each trial in its own watched process (docs/reliability.md). False runs trials in this
+  # process: for debuggers, without the protection.
+  isolate_trials: bool = True
+  watchdog: isolation.WatchdogLimits = isolation.WatchdogLimits()
+  # The static compliance check's findings stop the run instead of being warnings.
+  strict: bool = False
+
+  def __post_init__(self):
+    _check_config(self)
+
+
+def _check_config(config: ExperimentConfig) -> None:
+  """One clear error for flags that would otherwise do nothing, or something else."""
+  def positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+      return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      raise ExperimentError(f'--{name} must be an int >= 1, got {value!r}.')
+  positive_int('num_studies', config.num_studies)
+  positive_int('num_tuning_trials', config.num_tuning_trials)
+  positive_int('max_global_steps', config.max_global_steps, allow_none=True)
+  if config.resume_last_run and config.overwrite:
+    raise ExperimentError('--overwrite and --resume_last_run contradict each other: '
+                          'choose one (overwrite deletes the logs resume would continue).')
+  name = config.experiment_name
+  root = os.path.realpath(config.experiment_dir)
+  target = os.path.realpath(os.path.join(root, name or ''))
+  if (not name or os.path.isabs(name) or os.path.commonpath([root, target]) != root
+      or target == root):
+    raise ExperimentError(
+        f'--experiment_name={name!r} must name a folder inside --experiment_dir '
+        f'({config.experiment_dir}); it may not be empty, absolute or contain "..".')
 
 
 @dataclasses.dataclass
@@ -105,9 +135,13 @@ def _trial_dir(config: ExperimentConfig, plan: tuning.TrialPlan) -> str:
 
 def run_experiment(config: ExperimentConfig, workload_factory, base_workload_name: str
                    ) -> list[TrialOutcome]:
-  """Run every planned trial; a trial whose submission fails is recorded and skipped."""
-  sub = submission.load_submission(config.submission_path)
-  num_devices = jax.device_count()
+  """Run every planned trial; a trial that fails is recorded, and the next one runs.
+
+  The submission is checked (loaded, its signatures read) before any trial, in a trial
+  process of its own when trials are isolated: nothing of it runs in this process.
+  """
+  check_submission(config.submission_path, isolated=config.isolate_trials,
+                   strict=config.strict)
   base_seed = _base_seed(config)
   studies = range(config.study_start_index, config.study_start_index + config.num_studies)
   try:
@@ -119,6 +153,8 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
   except ValueError as e:  # Inconsistent tuning flags: say which, before any work.
     raise ExperimentError(str(e)) from e
   _prepare_dirs(config, plans)
+  if config.resume_last_run:
+    _check_resumable(config, plans)
   for k in studies:
     logs.write_json(os.path.join(_workload_dir(config, k), STUDY_RECORD), {
         'base_seed': base_seed, 'study_seed': tuning.study_seed(base_seed, k),
@@ -128,58 +164,121 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
         'tuning_search_space': config.tuning_search_space,
         'num_tuning_trials': config.num_tuning_trials})
 
+  budget_sec = None
   outcomes = []
   for plan in plans:
     log_dir = _trial_dir(config, plan)
     summary_path = os.path.join(log_dir, logs.TRIAL_SUMMARY)
-    if config.resume_last_run and os.path.exists(summary_path):
-      outcome = TrialOutcome(plan, log_dir, logs.read_json(summary_path))
+    summary = (logs.read_json(summary_path)
+               if config.resume_last_run and os.path.exists(summary_path) else None)
+    if summary is not None and summary.get('status') not in trial_job.RETRIED_ON_RESUME:
+      outcome = TrialOutcome(plan, log_dir, summary, summary.get('error')
+                             if summary.get('status') in trial_job.FAILED_STATUSES else None)
       logger.info('%s finished earlier; not rerun.', log_dir)
     else:
-      outcome = _run_one(config, sub, plan, log_dir, workload_factory(), base_workload_name,
-                         num_devices)
+      if budget_sec is None:
+        budget_sec = workload_factory().max_allowed_runtime_sec * tuning.budget_factor(
+            config.tuning_ruleset)
+      job = _trial_job(config, plan, log_dir, workload_factory, base_workload_name,
+                       budget_sec)
+      result = (isolation.run_isolated(job, config.watchdog) if config.isolate_trials
+                else trial_job.run_job(job))
+      outcome = TrialOutcome(plan, log_dir, result.summary, result.error)
     outcomes.append(outcome)
     print(format_outcome(outcome), flush=True)
   return outcomes
 
 
-def _run_one(config, sub, plan, log_dir, workload, base_workload_name, num_devices):
-  try:
-    batch_size = submission.resolve_batch_size(
-        sub, config.workload_name, base_workload_name, workload.default_batch_size,
-        num_devices)
-    eval_batch_size = submission.resolve_eval_batch_size(
-        sub, config.workload_name, workload.eval_batch_size, num_devices)
-    result = runner.run_trial(runner.TrialConfig(
-        workload=workload, workload_name=config.workload_name, submission=sub,
-        hyperparameters=plan.hyperparameters, seed=plan.seed, global_batch_size=batch_size,
-        eval_batch_size=eval_batch_size,
-        budget_sec=workload.max_allowed_runtime_sec * tuning.budget_factor(
-            config.tuning_ruleset),
-        data_dir=config.data_dir, imagenet_v2_data_dir=config.imagenet_v2_data_dir,
-        log_dir=log_dir, max_global_steps=config.max_global_steps,
-        save_checkpoints=config.save_checkpoints,
-        keep_all_checkpoints=config.save_intermediate_checkpoints,
-        resume=config.resume_last_run and checkpoint.latest_step(log_dir) is not None,
-        flags=config.flags, show_progress=config.show_progress,
-        facts={'study_index': plan.study_index, 'trial_index': plan.trial_index,
-               'tuning_ruleset': config.tuning_ruleset,
-               'tuning_search_space': config.tuning_search_space}))
-  except submission.SubmissionError as e:
-    logs.write_json(os.path.join(log_dir, logs.TRIAL_SUMMARY),
-                    {'status': 'error', 'error': str(e)})
-    return TrialOutcome(plan, log_dir, None, error=str(e))
-  return TrialOutcome(plan, log_dir, result.summary())
+def check_submission(path: str, isolated: bool = True, strict: bool = False) -> None:
+  """Check the submission before any trial, raising `SubmissionError` if it breaks the
+  contract: first its source, statically (docs/compliance.md; findings are warnings, or
+  errors when `strict`), then its functions, loaded. Isolated, the import runs in a
+  short-lived process of its own, so code that ends or crashes the process at import time
+  cannot take this one with it."""
+  report_compliance(path, strict)
+  if not isolated:
+    submission.load_submission(path)
+    return
+  error = isolation.check_in_process_of_its_own(path)
+  if error is not None:
+    raise submission.SubmissionError(error)
+
+
+def report_compliance(path: str, strict: bool) -> None:
+  """Log the static check's findings; under `strict`, refuse the submission for them."""
+  if not os.path.isfile(path):
+    return  # The loader says so, in its own words.
+  findings = compliance.scan_submission(os.path.abspath(path))
+  for finding in findings:
+    logger.warning('compliance %s: %s', finding.severity, finding)
+  errors = [f for f in findings if f.severity != 'note']
+  if strict and errors:
+    raise submission.SubmissionError(
+        f'{path}: refused under --strict: the static compliance check found '
+        f'{len(errors)} problem(s):\n' + '\n'.join(f'  {f}' for f in errors))
+
+
+def _trial_job(config: ExperimentConfig, plan: tuning.TrialPlan, log_dir: str,
+               workload_factory, base_workload_name: str, budget_sec: float
+               ) -> trial_job.TrialJob:
+  return trial_job.TrialJob(
+      submission_path=os.path.abspath(config.submission_path),
+      workload_name=config.workload_name, base_workload_name=base_workload_name,
+      workload_factory=workload_factory, log_dir=log_dir, study_index=plan.study_index,
+      trial_index=plan.trial_index, seed=plan.seed,
+      hyperparameters=(None if plan.hyperparameters is None
+                       else tuning.hparams_to_dict(plan.hyperparameters)),
+      budget_sec=budget_sec, tuning_ruleset=config.tuning_ruleset,
+      tuning_search_space=config.tuning_search_space, data_dir=config.data_dir,
+      imagenet_v2_data_dir=config.imagenet_v2_data_dir,
+      max_global_steps=config.max_global_steps, save_checkpoints=config.save_checkpoints,
+      keep_all_checkpoints=config.save_intermediate_checkpoints,
+      resume=config.resume_last_run and checkpoint.latest_step(log_dir) is not None,
+      flags=config.flags, show_progress=config.show_progress)
+
+
+def _check_resumable(config: ExperimentConfig, plans: list[tuning.TrialPlan]) -> None:
+  """Refuse to continue a trial whose recorded run differs from this one, naming what."""
+  digest = trial_job.file_sha256(os.path.abspath(config.submission_path))
+  for plan in plans:
+    log_dir = _trial_dir(config, plan)
+    meta_path = os.path.join(log_dir, 'meta_data_0.json')
+    if not os.path.exists(meta_path):
+      continue
+    meta = logs.read_json(meta_path)
+    differences = []
+    if meta.get('workload') not in (None, config.workload_name):
+      differences.append(f'workload {meta["workload"]!r} vs {config.workload_name!r}')
+    recorded_digest = meta.get('submission_sha256')
+    if recorded_digest is not None and recorded_digest != digest:
+      differences.append(f'submission file content ({meta.get("submission_path")} '
+                         f'sha256 {recorded_digest[:12]}… vs {config.submission_path} '
+                         f'sha256 {digest[:12]}…)')
+    hparams = (None if plan.hyperparameters is None
+               else tuning.hparams_to_dict(plan.hyperparameters))
+    recorded_hparams = meta.get('hyperparameters')
+    if recorded_hparams is not None and hparams is not None and recorded_hparams != hparams:
+      differences.append(f'search-space point {recorded_hparams} vs {hparams}')
+    step = checkpoint.latest_step(log_dir)
+    if (step is not None and config.max_global_steps is not None
+        and config.max_global_steps < step and not os.path.exists(
+            os.path.join(log_dir, logs.TRIAL_SUMMARY))):
+      differences.append(f'--max_global_steps={config.max_global_steps} is below the '
+                         f'checkpoint\'s step {step}')
+    if differences:
+      raise ExperimentError(
+          f'{log_dir}: --resume_last_run would continue a different run: '
+          + '; '.join(differences) + '. Use another --experiment_name, or --overwrite to '
+          'start over.')
 
 
 def format_outcome(outcome: TrialOutcome) -> str:
   """The one-line verdict printed after each trial."""
   head = f'study {outcome.plan.study_index} trial {outcome.plan.trial_index}'
   if outcome.error is not None:
-    return f'{head}: FAILED: {outcome.error}'
+    status = (outcome.summary or {}).get('status', trial_job.SUBMISSION_ERROR)
+    return f'{head}: FAILED ({status}): {outcome.error}'
   s = outcome.summary
-  if s.get('status') == 'error':
-    return f'{head}: FAILED earlier: {s.get("error")}'
   ttt = s.get('time_to_validation_target')
   reached = (f'validation target reached at {ttt:.1f} s' if ttt is not None
              else 'validation target not reached')
@@ -199,4 +298,9 @@ def study_summary(outcomes: list[TrialOutcome]) -> list[str]:
       lines.append(f'study {k}: time to validation target {best:.1f} s (trial {trial})')
     else:
       lines.append(f'study {k}: no trial reached the validation target')
+    failed = [f'trial {o.plan.trial_index} ({(o.summary or {}).get("status", "error")})'
+              for o in outcomes if o.plan.study_index == k and o.error is not None]
+    if failed:
+      lines.append(f'study {k}: {len(failed)} trial(s) FAILED: {", ".join(failed)}; '
+                   'each trial folder\'s trial_summary.json says why')
   return lines

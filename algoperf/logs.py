@@ -1,4 +1,4 @@
-"""The experiment layout and its writers (DESIGN rule 7), readable by AlgoPerf's scorer.
+"""The experiment layout and its writers (docs/runner_rules.md rule 7), readable by AlgoPerf's scorer.
 
     <experiment_dir>/<experiment_name>/study_<k>/<workload>_jax/trial_<i>/
         hparams.json  meta_data_<p>.json  flags_<p>.json  measurements.csv
@@ -6,19 +6,24 @@
 
 CSV rows are appended and flushed one at a time, so a killed run loses at most the row
 in flight. A row that brings a new column rewrites the file once, atomically.
+
+I/O faults (a full disk, a file-size limit) leave every file as it was before the failed
+write and raise the OSError unchanged, so the caller can report it and a later write, once
+space is freed, continues a well-formed file.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
 import platform
+import secrets
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,13 +50,56 @@ def trial_dir(experiment_dir: str, experiment_name: str, study_index: int, workl
 
 def write_json(path: str, obj: Any) -> None:
   """Write JSON atomically (temp file + rename): readers never see half a file."""
-  directory = os.path.dirname(path) or '.'
-  os.makedirs(directory, exist_ok=True)
-  with tempfile.NamedTemporaryFile('w', dir=directory, delete=False, suffix='.tmp') as f:
-    json.dump(obj, f, indent=2, sort_keys=True, default=_json_default)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(f.name, path)
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default)
+  _replace_with(path, text.encode('utf-8'))
+
+
+def _create_temp(path: str) -> tuple[str, int]:
+  """Create a fresh temp file beside `path`; return its name and a write-only descriptor.
+
+  Mode 0o666 lets the kernel apply the process umask (and any default ACL) at creation,
+  exactly as a plain `open(path, 'w')` would, so the umask is never read: reading it with
+  os.umask(0) and restoring it would race other threads creating files. (tempfile's
+  files are 0600, which hid the logs from other users of a shared experiment dir.)
+  """
+  directory, name = os.path.split(path)
+  flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0)
+  while True:
+    temp = os.path.join(directory, f'.{name}.{secrets.token_hex(6)}.tmp')
+    try:
+      return temp, os.open(temp, flags, 0o666)
+    except FileExistsError:
+      continue
+
+
+def _write_all(fd: int, data: bytes) -> None:
+  """os.write may write less than asked (a nearly full disk); loop until all is written."""
+  view = memoryview(data)
+  while view:
+    view = view[os.write(fd, view):]
+
+
+def _replace_with(path: str, data: bytes) -> None:
+  """Atomically make `data` the content of `path`; on any failure remove the temp file."""
+  temp, fd = _create_temp(path)
+  try:
+    try:
+      _write_all(fd, data)
+      os.fsync(fd)
+    finally:
+      os.close(fd)
+    os.replace(temp, path)
+  except BaseException:
+    _remove_quietly(temp)
+    raise
+
+
+def _remove_quietly(path: str) -> None:
+  try:
+    os.remove(path)
+  except OSError:
+    pass
 
 
 def read_json(path: str) -> Any:
@@ -77,6 +125,36 @@ def _cell(value) -> str:
   return str(value)
 
 
+def _csv_text(rows: list[list[str]]) -> bytes:
+  """Format rows fully in memory, so a file write is all-or-nothing, never a half row."""
+  buffer = io.StringIO(newline='')
+  csv.writer(buffer).writerows(rows)
+  return buffer.getvalue().encode('utf-8')
+
+
+def _append_atomically(path: str, data: bytes) -> None:
+  """Append `data` in one write; if it fails, cut the file back to its old length."""
+  fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0),
+               0o666)
+  try:
+    size = os.fstat(fd).st_size
+    try:
+      _write_all(fd, data)
+    except BaseException as error:
+      _truncate(fd, size, error)
+      raise
+  finally:
+    os.close(fd)
+
+
+def _truncate(fd: int, size: int, error: BaseException) -> None:
+  """Drop a partly written row; if even that fails, say so on the original error."""
+  try:
+    os.ftruncate(fd, size)
+  except OSError as cleanup_error:
+    error.add_note(f'could not remove the partial row: {cleanup_error}')
+
+
 class CsvAppender:
   """An append-only CSV whose header grows when a row brings new columns."""
 
@@ -84,16 +162,19 @@ class CsvAppender:
     self.path = path
     self.columns: list[str] = []
     if os.path.exists(path) and os.path.getsize(path):
-      with open(path, newline='') as f:
+      with open(path, newline='', encoding='utf-8') as f:
         self.columns = next(csv.reader(f), [])
 
   def append(self, row: Mapping[str, Any]) -> None:
+    """Write the whole row or, on an OSError, leave the file exactly as it was."""
     new = [k for k in row if k not in self.columns]
     if new:
-      self._rewrite_with_columns(self._order(self.columns + new))
-    with open(self.path, 'a', newline='') as f:
-      csv.writer(f).writerow([_cell(row.get(c)) for c in self.columns])
-      f.flush()
+      # The header and the row land in one atomic rewrite, so a failure leaves neither.
+      columns = self._order(self.columns + new)
+      self._rewrite_with_columns(columns, self._rows() + [
+          {c: _cell(row.get(c)) for c in columns}])
+      return
+    _append_atomically(self.path, _csv_text([[_cell(row.get(c)) for c in self.columns]]))
 
   @staticmethod
   def _order(columns: list[str]) -> list[str]:
@@ -103,21 +184,14 @@ class CsvAppender:
   def _rows(self) -> list[dict[str, str]]:
     if not os.path.exists(self.path):
       return []
-    with open(self.path, newline='') as f:
+    with open(self.path, newline='', encoding='utf-8') as f:
       return list(csv.DictReader(f))
 
   def _rewrite_with_columns(self, columns: list[str], rows=None) -> None:
+    """Rewrite the file under a new header; on failure the original stays intact."""
     rows = self._rows() if rows is None else rows
-    directory = os.path.dirname(self.path) or '.'
-    with tempfile.NamedTemporaryFile('w', dir=directory, delete=False, newline='',
-                                     suffix='.tmp') as f:
-      writer = csv.writer(f)
-      writer.writerow(columns)
-      for r in rows:
-        writer.writerow([r.get(c, '') for c in columns])
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(f.name, self.path)
+    text = _csv_text([columns] + [[r.get(c, '') for c in columns] for r in rows])
+    _replace_with(self.path, text)
     self.columns = columns
 
   def drop_rows_after_step(self, global_step: int) -> int:
@@ -179,3 +253,8 @@ def meta_data(**trial_facts) -> dict[str, Any]:
       'num_devices': len(devices),
       'git_commit': _git_commit(),
   }
+
+
+class LogWriteError(OSError):
+  """The runner could not write its own logs (disk full, permissions): an I/O fault of the
+  machine, reported as such and never blamed on the submission."""

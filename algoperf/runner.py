@@ -1,4 +1,4 @@
-"""One trial: a submission trained on a workload under the submission clock (DESIGN rules 1-8).
+"""One trial: a submission trained on a workload under the submission clock (docs/runner_rules.md rules 1-8).
 
 `run_trial` is a plain function of its inputs: set-up (untimed), the timed loop, untimed
 evaluations, logs and checkpoints. Read it top to bottom to follow a trial from flags to
@@ -11,11 +11,13 @@ while the device runs step j.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
 import math
 import os
+import re
 import time
 import types
 from collections.abc import Iterator
@@ -25,9 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algoperf import checkpoint, logs, progress, spec, tuning
+from algoperf import checkpoint, logs, progress, spec, tuning, workload_view
 from algoperf.clock import StepSync, Stopwatch, SubmissionClock, ready_token
-from algoperf.submission import Submission, SubmissionError
+from algoperf.submission import Submission, SubmissionError, is_users_interrupt
+from algoperf.terms import TrialTerms
+from algoperf.trial_job import NO_WATCH, Watch
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +66,18 @@ class TrialConfig:
   show_progress: bool | None = None
   # False trains to the budget even after the targets are met (calibration, learning curves).
   stop_at_targets: bool = True
+  # A second instance of the workload, the submission's own: what the submission does to it
+  # cannot reach the instance the runner evaluates and keeps time with. None: the submission
+  # sees `workload` through the same view.
+  submission_workload: spec.Workload | None = None
+  # Told when submission code starts and stops running (the trial process's watchdog).
+  watch: Watch = NO_WATCH
+  # Target, direction and eval period, read before any submission code ran; None reads
+  # them from `workload` when the trial starts.
+  terms: TrialTerms | None = None
+  # `workload.eval_model`, bound before any submission code ran (so a patch of the
+  # workload's class cannot replace it); None binds it when the trial starts.
+  eval_model: Any = None
 
 
 @dataclasses.dataclass
@@ -186,85 +202,170 @@ def _check_update_return(submission: Submission, result, reference_structure, st
 
 
 def _call_submission(submission: Submission, function: str, step: int, fn, *args, **kwargs):
-  """Run a submission function; its exceptions become one error naming file and step."""
+  """Run a submission function; whatever it raises becomes one error naming file and step.
+
+  That includes SystemExit and, where SIGINT is ignored (the trial process: a Ctrl-C goes
+  to the parent), KeyboardInterrupt: a submission cannot end the trial by raising them.
+  """
   try:
     return fn(*args, **kwargs)
-  except (spec.TrainingCompleteError, SubmissionError):
+  except (spec.TrainingCompleteError, SubmissionError, logs.LogWriteError):
     raise
-  except Exception as e:
+  except BaseException as e:
+    if is_users_interrupt(e):
+      raise  # The user's Ctrl-C, in a trial run in the caller's process.
+    rule = ('; a submission must not end or interrupt the process'
+            if isinstance(e, SystemExit | KeyboardInterrupt) else '')
     raise submission.error(
-        function, f'raised {type(e).__name__} at step {step}: {e}') from e
+        function, f'raised {type(e).__name__} at step {step}: {e}{rule}') from e
+
+
+@dataclasses.dataclass
+class _TrialStart:
+  """Where a trial's loop starts: fresh, or restored from its latest checkpoint."""
+  params: Any
+  model_state: Any
+  optimizer_state: Any
+  input_queue: Any
+  train_state: dict[str, Any]
+  eval_results: list
+  global_step: int = 0
+  preemption_count: int = 0
+  restored: bool = False
+  status: str | None = None  # set when the checkpoint is the final one of an ended trial
+
+
+def _set_up(config: TrialConfig, view) -> _TrialStart:
+  """Untimed set-up (rule 1): input queue, model, optimizer state, checkpoint restore."""
+  workload, submission, hp = config.workload, config.submission, config.hyperparameters
+  rng = jax.random.PRNGKey(config.seed)
+  data_rng, opt_init_rng, model_init_rng, _ = jax.random.split(rng, 4)
+  input_queue = _resumable(workload._build_input_queue(
+      data_rng, 'train', data_dir=config.data_dir, global_batch_size=config.global_batch_size))
+  params, model_state = workload.init_model_fn(
+      model_init_rng, getattr(hp, 'dropout_rate', None), getattr(hp, 'aux_dropout_rate', None))
+  if config.submission_workload is not None:
+    workload_view.init_submission_model(
+        workload, config.submission_workload, model_init_rng,
+        getattr(hp, 'dropout_rate', None), getattr(hp, 'aux_dropout_rate', None))
+  config.watch.run(0.0)  # Untimed, but submission code: the watchdog counts it.
+  optimizer_state = _call_submission(
+      submission, 'init_optimizer_state', 0, submission.init_optimizer_state,
+      view, params, model_state, hp, opt_init_rng)
+  config.watch.pause(0.0)
+  start = _TrialStart(params, model_state, optimizer_state, input_queue,
+                      _fresh_train_state(), [])
+  if config.log_dir is None:
+    return start
+  if config.resume and checkpoint.latest_step(config.log_dir) is not None:
+    restored = checkpoint.restore(config.log_dir, checkpoint.TrialState(
+        params, model_state, optimizer_state, 0, 0, start.train_state, [], None))
+    start.params, start.model_state = restored.params, restored.model_state
+    start.optimizer_state = restored.optimizer_state
+    start.global_step, start.eval_results = restored.global_step, restored.eval_results
+    start.train_state.update(restored.train_state)
+    start.preemption_count = restored.preemption_count + 1
+    start.restored, start.status = True, restored.status
+    if restored.input_queue_state is not None:
+      input_queue.set_state(restored.input_queue_state)
+    logger.info('Resumed %s at step %d (preemption %d)%s.', config.log_dir, start.global_step,
+                start.preemption_count,
+                f'; it had ended ({start.status})' if start.status else '')
+  else:
+    # No checkpoint: an earlier attempt (if any) is redone from step 0 under a new
+    # preemption count, so its meta data stays and none of its rows is kept twice.
+    start.preemption_count = _next_preemption_count(config.log_dir)
+  return start
+
+
+def _next_preemption_count(log_dir: str) -> int:
+  """One past the highest meta_data_<p>.json already in the trial folder (0 when none)."""
+  counts = [int(m.group(1)) for name in (os.listdir(log_dir) if os.path.isdir(log_dir) else ())
+            if (m := re.fullmatch(r'meta_data_(\d+)\.json', name))]
+  return max(counts, default=-1) + 1
+
+
+def _open_logs(config: TrialConfig, start: _TrialStart, metrics_logger,
+               terms: TrialTerms) -> None:
+  """Drop the rows a resumed run will redo, and write this attempt's files."""
+  if metrics_logger is None:
+    return
+  with _runner_io('its logs', config.log_dir):
+    metrics_logger.drop_rows_after_step(start.global_step if start.restored else -1)
+    _write_trial_files(config, start.preemption_count, terms)
+
+
+@contextlib.contextmanager
+def _runner_io(what: str, log_dir: str | None):
+  """The runner's own writes: an OSError there is a machine fault, never the submission's."""
+  try:
+    yield
+  except logs.LogWriteError:
+    raise
+  except OSError as e:
+    raise logs.LogWriteError(
+        e.errno, f'the runner could not write {what} in {log_dir}: {e.strerror or e} '
+        f'({type(e).__name__}); the trial stopped. This is an I/O fault of the machine, '
+        'not of the submission: free space (or fix permissions) and rerun with '
+        '--resume_last_run to continue', getattr(e, 'filename', None)) from e
 
 
 def run_trial(config: TrialConfig) -> TrialResult:
   """Train `config.submission` on `config.workload` until a stopping rule fires."""
   workload, submission, hp = config.workload, config.submission, config.hyperparameters
+  terms = config.terms or TrialTerms.of(workload)
   wall_start = time.perf_counter()
-
-  # --- untimed set-up (rule 1) --------------------------------------------------------
-  rng = jax.random.PRNGKey(config.seed)
-  data_rng, opt_init_rng, model_init_rng, trial_rng = jax.random.split(rng, 4)
-  input_queue = _resumable(workload._build_input_queue(
-      data_rng, 'train', data_dir=config.data_dir, global_batch_size=config.global_batch_size))
-  params, model_state = workload.init_model_fn(
-      model_init_rng, getattr(hp, 'dropout_rate', None), getattr(hp, 'aux_dropout_rate', None))
-  reference_structure = (jax.tree.structure(params),
-                         [getattr(x, 'shape', None) for x in jax.tree.leaves(params)])
-  optimizer_state = _call_submission(
-      submission, 'init_optimizer_state', 0, submission.init_optimizer_state,
-      workload, params, model_state, hp, opt_init_rng)
-
-  train_state = _fresh_train_state()
-  eval_results: list = []
-  global_step, preemption_count = 0, 0
   metrics_logger = None
   if config.log_dir is not None:
-    if config.resume and checkpoint.latest_step(config.log_dir) is not None:
-      restored = checkpoint.restore(config.log_dir, checkpoint.TrialState(
-          params, model_state, optimizer_state, 0, 0, train_state, [], None))
-      params, model_state = restored.params, restored.model_state
-      optimizer_state = restored.optimizer_state
-      global_step, eval_results = restored.global_step, restored.eval_results
-      train_state.update(restored.train_state)
-      preemption_count = restored.preemption_count + 1
-      if restored.input_queue_state is not None:
-        input_queue.set_state(restored.input_queue_state)
-      logger.info('Resumed %s at step %d (preemption %d).', config.log_dir, global_step,
-                  preemption_count)
-    metrics_logger = logs.MetricsLogger(config.log_dir)
-    metrics_logger.drop_rows_after_step(global_step)
-    _write_trial_files(config, preemption_count)
-    workload.attach_metrics_logger(metrics_logger)
+    with _runner_io('its logs', config.log_dir):
+      metrics_logger = logs.MetricsLogger(config.log_dir)
+  submission_logger = (None if metrics_logger is None
+                       else workload_view.SubmissionMetricsLogger(metrics_logger))
+  # What the submission gets as `workload`: its own instance (if any) through a view that
+  # keeps held-out data, evaluation and the runner's logs out of reach.
+  view = workload_view.SubmissionWorkload(config.submission_workload or config.workload,
+                                          submission_logger)
+  start = _set_up(config, view)
+  if submission_logger is not None:
+    submission_logger.set_preemption_count(start.preemption_count)
+  _open_logs(config, start, metrics_logger, terms)
+  params, model_state = start.params, start.model_state
+  optimizer_state, input_queue = start.optimizer_state, start.input_queue
+  train_state, eval_results = start.train_state, start.eval_results
+  global_step, preemption_count = start.global_step, start.preemption_count
+  reference_structure = (jax.tree.structure(params),
+                         [getattr(x, 'shape', None) for x in jax.tree.leaves(params)])
 
   # --- the timed loop (rules 2-4) -----------------------------------------------------
-  clock = SubmissionClock(train_state['accumulated_submission_time'])
+  clock = SubmissionClock(train_state['accumulated_submission_time'], watch=config.watch)
   eval_watch = Stopwatch(train_state['accumulated_eval_time'])
   log_watch = Stopwatch(train_state['accumulated_logging_time'])
+  trial_rng = jax.random.split(jax.random.PRNGKey(config.seed), 4)[3]
   step_keys = StepKeys(trial_rng)
   step_keys(global_step)  # Compile the runner's own key function before the clock starts.
   wall_before = train_state['total_duration']
   display = progress.TrialProgress(
-      config.workload_name, config.budget_sec, workload.target_metric_name,
-      workload.validation_target_value, enabled=config.show_progress)
+      config.workload_name, config.budget_sec, terms.target_metric_name,
+      terms.validation_target_value, enabled=config.show_progress and start.status is None)
   update_kwargs = dict(
-      workload=workload, current_params_types=workload.model_params_types,
-      hyperparameters=hp, loss_type=workload.loss_type, eval_results=eval_results)
+      workload=view, current_params_types=view.model_params_types,
+      hyperparameters=hp, loss_type=terms.loss_type, eval_results=eval_results)
   if submission.update_params_accepts_train_state:
     update_kwargs['train_state'] = types.MappingProxyType(train_state)
-  has_test = workload.num_test_examples is not None
   eval_after_first_step = global_step == 0
   structure_checked = False
-  status = None
+  status = start.status  # A trial that ended before its last kill takes no further step.
   prefetch = getattr(input_queue, 'prefetch', None)
 
   sync = StepSync(clock)
   ready_token((optimizer_state, params, model_state))  # Compiled before the clock starts.
-  clock.start()
+  if status is None:
+    clock.start()
   while status is None:
     data_key, update_key, eval_key = step_keys(global_step)
     batch = _call_submission(
         submission, 'data_selection', global_step, submission.data_selection,
-        workload, input_queue, optimizer_state, params, model_state, hp, global_step, data_key)
+        view, input_queue, optimizer_state, params, model_state, hp, global_step, data_key)
     try:
       result = _call_submission(
           submission, 'update_params', global_step, submission.update_params,
@@ -286,7 +387,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
       display.step(global_step - 1, settled)
     out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
     next_deadline = min(config.budget_sec, train_state['last_eval_submission_time']
-                        + workload.eval_period_time_sec)
+                        + terms.eval_period_time_sec)
     if not (out_of_steps or train_state['training_complete'] or eval_after_first_step) \
         and sync.defer((optimizer_state, params, model_state), next_deadline):
       continue  # Nothing can fall due when this step ends: the host goes on to the next.
@@ -298,7 +399,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
               or train_state['training_complete'])
     display.step(global_step, submission_time)
     if not (ending or eval_after_first_step or submission_time
-            - train_state['last_eval_submission_time'] >= workload.eval_period_time_sec):
+            - train_state['last_eval_submission_time'] >= terms.eval_period_time_sec):
       continue
 
     # --- evaluation (rule 3): prepare_for_eval is billed, the rest is not ---------------
@@ -307,9 +408,9 @@ def run_trial(config: TrialConfig) -> TrialResult:
     if submission.prepare_for_eval is not None:
       prepared = _call_submission(
           submission, 'prepare_for_eval', global_step, submission.prepare_for_eval,
-          workload=workload, current_param_container=params,
-          current_params_types=workload.model_params_types, model_state=model_state,
-          hyperparameters=hp, loss_type=workload.loss_type, optimizer_state=optimizer_state,
+          workload=view, current_param_container=params,
+          current_params_types=view.model_params_types, model_state=model_state,
+          hyperparameters=hp, loss_type=terms.loss_type, optimizer_state=optimizer_state,
           eval_results=eval_results, global_step=global_step, rng=eval_key)
       optimizer_state, params, model_state = _check_update_return(
           submission, prepared, reference_structure, global_step, 'prepare_for_eval')
@@ -326,7 +427,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
         last_eval_time=time.perf_counter(),
         total_duration=wall_before + time.perf_counter() - wall_start)
     if not diverged:
-      _record_targets(workload, train_state, eval_result, submission_time, has_test)
+      _record_targets(terms, train_state, eval_result, submission_time)
     row = {**eval_result,
            'score': submission_time,
            'accumulated_submission_time': submission_time,
@@ -334,7 +435,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
            'accumulated_logging_time': log_watch.accumulated,
            'total_duration': train_state['total_duration']}
     eval_results.append((global_step, row))
-    display.evaluated(eval_result.get(f'validation/{workload.target_metric_name}'))
+    display.evaluated(eval_result.get(f'validation/{terms.target_metric_name}'))
     if diverged:
       status = DIVERGED
     elif (config.stop_at_targets and train_state['validation_goal_reached']
@@ -346,14 +447,14 @@ def run_trial(config: TrialConfig) -> TrialResult:
       status = BUDGET_EXHAUSTED
     elif out_of_steps:
       status = MAX_STEPS
-    with log_watch:
+    with log_watch, _runner_io('its logs and checkpoint', config.log_dir):
       if metrics_logger is not None:
         metrics_logger.append_scalar_metrics(row, global_step, preemption_count, is_eval=True)
         train_state['accumulated_logging_time'] = log_watch.accumulated
         if config.save_checkpoints or status is not None:
           checkpoint.save(config.log_dir, checkpoint.TrialState(
               params, model_state, optimizer_state, global_step, preemption_count,
-              dict(train_state), eval_results, input_queue.get_state()),
+              dict(train_state), eval_results, input_queue.get_state(), status),
               keep_all=config.keep_all_checkpoints)
     train_state['accumulated_logging_time'] = log_watch.accumulated
     if status is None:
@@ -370,36 +471,36 @@ def run_trial(config: TrialConfig) -> TrialResult:
       eval_results=eval_results, preemption_count=preemption_count,
       params=params, optimizer_state=optimizer_state, model_state=model_state)
   if config.log_dir is not None:
-    logs.write_json(os.path.join(config.log_dir, logs.TRIAL_SUMMARY), result.summary())
+    with _runner_io('trial_summary.json', config.log_dir):
+      logs.write_json(os.path.join(config.log_dir, logs.TRIAL_SUMMARY), result.summary())
   return result
 
 
 def _evaluate(config: TrialConfig, params, model_state, eval_key, global_step: int):
-  metrics = config.workload.eval_model(
+  eval_model = config.eval_model or config.workload.eval_model
+  metrics = eval_model(
       config.eval_batch_size, params, model_state, eval_key, config.data_dir,
       config.imagenet_v2_data_dir, global_step)
   return {k: (float(v) if not isinstance(v, (int, str)) else v) for k, v in metrics.items()}
 
 
-def _record_targets(workload: spec.Workload, train_state: dict, eval_result: dict,
-                    submission_time: float, has_test: bool) -> None:
-  if not train_state['validation_goal_reached'] and \
-      workload.has_reached_validation_target(eval_result):
+def _record_targets(terms: TrialTerms, train_state: dict, eval_result: dict,
+                    submission_time: float) -> None:
+  if not train_state['validation_goal_reached'] and terms.reached(eval_result, 'validation'):
     train_state['validation_goal_reached'] = True
     train_state['time_to_validation_target'] = submission_time
-  if not has_test:
+  if not terms.has_test:
     train_state['test_goal_reached'] = train_state['validation_goal_reached']
-  elif not train_state['test_goal_reached'] and workload.has_reached_test_target(eval_result):
+  elif not train_state['test_goal_reached'] and terms.reached(eval_result, 'test'):
     train_state['test_goal_reached'] = True
     train_state['time_to_test_target'] = submission_time
 
 
-def _write_trial_files(config: TrialConfig, preemption_count: int) -> None:
+def _write_trial_files(config: TrialConfig, preemption_count: int, terms: TrialTerms) -> None:
   hp = config.hyperparameters
   hparams_path = os.path.join(config.log_dir, 'hparams.json')
   if hp is not None and not os.path.exists(hparams_path):
     logs.write_json(hparams_path, tuning.hparams_to_dict(hp))
-  workload = config.workload
   logs.write_json(
       os.path.join(config.log_dir, f'meta_data_{preemption_count}.json'),
       logs.meta_data(
@@ -407,10 +508,10 @@ def _write_trial_files(config: TrialConfig, preemption_count: int) -> None:
           rng_seed=config.seed, preemption_count=preemption_count,
           global_batch_size=config.global_batch_size, eval_batch_size=config.eval_batch_size,
           budget_sec=config.budget_sec, max_global_steps=config.max_global_steps,
-          target_metric_name=workload.target_metric_name,
-          target_metric_higher_is_better=workload.target_metric_higher_is_better,
-          validation_target_value=workload.validation_target_value,
-          test_target_value=workload.test_target_value,
+          target_metric_name=terms.target_metric_name,
+          target_metric_higher_is_better=terms.target_metric_higher_is_better,
+          validation_target_value=terms.validation_target_value,
+          test_target_value=terms.test_target_value,
           hyperparameters=None if hp is None else tuning.hparams_to_dict(hp),
           **config.facts))
   logs.write_json(os.path.join(config.log_dir, f'flags_{preemption_count}.json'), config.flags)

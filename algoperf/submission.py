@@ -12,6 +12,7 @@ import inspect
 import logging
 import numbers
 import os
+import signal
 import sys
 from collections.abc import Callable
 from types import ModuleType
@@ -104,10 +105,22 @@ def _import_file(path: str) -> ModuleType:
   module = importlib.util.module_from_spec(spec)
   try:
     spec.loader.exec_module(module)
-  except Exception as e:  # The submission's own import failed: say where.
+  except BaseException as e:  # The submission's own import failed (or exited): say where.
+    if is_users_interrupt(e):
+      raise
     raise SubmissionError(
         f'{path}: importing the submission raised {type(e).__name__}: {e}') from e
   return module
+
+
+def is_users_interrupt(e: BaseException) -> bool:
+  """A KeyboardInterrupt from the user's Ctrl-C, not one raised by submission code.
+
+  In a trial process SIGINT is ignored (the parent takes Ctrl-C), so there every
+  KeyboardInterrupt comes from code.
+  """
+  return (isinstance(e, KeyboardInterrupt)
+          and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
 
 
 def _signature(path: str, name: str, fn: Callable) -> inspect.Signature:

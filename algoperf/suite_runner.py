@@ -16,6 +16,7 @@ last checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -64,6 +65,7 @@ class SuiteRunConfig:
   save_checkpoints: bool = True
   overwrite: bool = False
   show_progress: bool | None = None
+  isolate_trials: bool = True  # each trial in its own watched process (docs/reliability.md)
 
   @property
   def name(self) -> str:
@@ -204,11 +206,12 @@ def _run_workload(config: SuiteRunConfig, record: dict[str, Any], name: str,
       rng_seed=record['rng_seed'], data_dir=config.data_dir,
       max_global_steps=config.max_global_steps, save_checkpoints=config.save_checkpoints,
       resume_last_run=True, show_progress=config.show_progress,
+      isolate_trials=config.isolate_trials,
       flags={'suite': record['suite'], 'workload': name, **{
           k: record[k] for k in _IDENTITY if k != 'suite'}})
   try:
     outcomes = experiment.run_experiment(
-        experiment_config, lambda: get_workload(name), base_workload_name(name))
+        experiment_config, functools.partial(get_workload, name), base_workload_name(name))
   except Exception as e:  # A broken workload (e.g. missing data) must not stop the suite.
     logger.exception('workload %s failed', name)
     return WorkloadRun(name, [], f'{type(e).__name__}: {e}', time.perf_counter() - start)

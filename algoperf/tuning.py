@@ -156,12 +156,39 @@ def _check_names(names: Sequence[Any], source: str) -> None:
             'starting with "_" (it becomes an attribute of the hyperparameters object)')
 
 
-def _check_scalar(value: Any, where: str, source: str) -> None:
-  """Values must be JSON scalars so hyperparameter objects stay hashable."""
+# AlgoPerf's hyperparameters that are rates or factors: a negative value is a typo (and
+# a zero learning rate trains nothing).
+_POSITIVE = frozenset({'learning_rate'})
+_NON_NEGATIVE = frozenset({
+    'weight_decay', 'one_minus_beta1', 'beta1', 'beta2', 'warmup_factor', 'label_smoothing',
+    'dropout_rate', 'aux_dropout_rate', 'epsilon', 'grad_clip', 'decay_steps_factor',
+    'end_factor', 'momentum'})
+
+
+def _check_scalar(value: Any, where: str, source: str, name: str | None = None) -> None:
+  """Values must be JSON scalars so hyperparameter objects stay hashable; a number written
+  as a string, or a negative rate, is refused rather than passed to the submission."""
   if not isinstance(value, _SCALAR_TYPES):
     _fail(source, f'{where}: value {value!r} must be a number, string, bool or null')
   if isinstance(value, float) and not math.isfinite(value):
     _fail(source, f'{where}: value {value!r} must be finite')
+  if isinstance(value, str) and _parses_as_number(value):
+    _fail(source, f'{where}: value {value!r} is a number written as a string; write it '
+          f'without quotes ({value.strip()})')
+  if isinstance(value, bool) or not isinstance(value, int | float):
+    return
+  if name in _POSITIVE and value <= 0:
+    _fail(source, f'{where}: {name} must be > 0, got {value!r}')
+  if name in _NON_NEGATIVE and value < 0:
+    _fail(source, f'{where}: {name} must be >= 0, got {value!r}')
+
+
+def _parses_as_number(text: str) -> bool:
+  try:
+    float(text)
+  except ValueError:
+    return False
+  return True
 
 
 def _parse_dict_form(obj: dict, source: str) -> QuasirandomSpace:
@@ -180,27 +207,28 @@ def _parse_dim(name: str, spec: Any, source: str) -> Range | Choice:
     if keys != _CHOICE_KEYS:
       extra = sorted(keys - _CHOICE_KEYS)
       _fail(source, f'{where}: feasible_points cannot be combined with {extra}')
-    return _parse_choice(spec['feasible_points'], where, source)
+    return _parse_choice(spec['feasible_points'], where, source, name)
   if keys != _RANGE_KEYS:
     unknown, missing = sorted(keys - _RANGE_KEYS), sorted(_RANGE_KEYS - keys)
     _fail(source, f'{where}: a range needs exactly min, max, scaling '
           f'(unknown: {unknown}, missing: {missing})')
-  return _parse_range(spec, where, source)
+  return _parse_range(spec, where, source, name)
 
 
-def _parse_choice(points: Any, where: str, source: str) -> Choice:
+def _parse_choice(points: Any, where: str, source: str, name: str) -> Choice:
   if not isinstance(points, list) or not points:
     _fail(source, f'{where}: feasible_points must be a non-empty list, got {points!r}')
   for p in points:
-    _check_scalar(p, where, source)
+    _check_scalar(p, where, source, name)
   return Choice(tuple(points))
 
 
-def _parse_range(spec: dict, where: str, source: str) -> Range:
+def _parse_range(spec: dict, where: str, source: str, name: str) -> Range:
   low, high, scaling = spec['min'], spec['max'], spec['scaling']
   for key, v in (('min', low), ('max', high)):
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
       _fail(source, f'{where}: {key} must be a finite number, got {v!r}')
+    _check_scalar(v, f'{where} {key}', source, name)
   if scaling not in _SCALINGS:
     _fail(source, f'{where}: scaling must be one of {list(_SCALINGS)}, got {scaling!r}')
   if low > high:
@@ -222,7 +250,7 @@ def _parse_list_form(obj: list, source: str) -> FixedSpace:
       _fail(source, f'point {i} has keys {sorted(point)} but point 0 has {sorted(names)}; '
             'all points must name the same hyperparameters')
     for name in names:
-      _check_scalar(point[name], f'point {i}, hyperparameter {name!r}', source)
+      _check_scalar(point[name], f'point {i}, hyperparameter {name!r}', source, name)
   return FixedSpace(source, names, tuple(tuple(p[n] for n in names) for p in obj))
 
 

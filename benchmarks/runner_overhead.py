@@ -1,26 +1,35 @@
 r"""How much slower is a step under the runner than in a bare jitted loop?
 
 For each MLP workload, in one process and alternating, it times:
-  runner: `run_trial` with NAdamW (evals only after step 1 and at the end, both outside
-          the measured window); time = submission time between those two evals;
-  bare:   the same compiled NAdamW train step, the same input pipeline and batches, in a
-          plain Python loop with one device sync at the end.
+  runner:   `run_trial` with NAdamW (evals only after step 1 and at the end, both outside
+            the measured window); time = submission time between those two evals;
+  isolated: the same trial as a user's study runs it: in a trial process of its own, under
+            the watchdog (`algoperf.isolation`); time read from its eval_measurements.csv;
+  bare:     the same compiled NAdamW train step, the same input pipeline and batches, in a
+            plain Python loop with one device sync at the end.
 The ratio runner/bare (median over repeats, the order alternating) is the runner's
 per-step overhead: per-step keys, data_selection/update_params dispatch, the device sync
-before each clock read (on the previous step where `clock.StepSync` defers it).
-The last line is `RESULT runner_overhead_ratio <ratio>` (worst workload).
+before each clock read (on the previous step where `clock.StepSync` defers it). The ratio
+isolated/runner is what per-trial isolation adds to the step loop.
+The last lines are `RESULT runner_overhead_ratio <ratio>` and
+`RESULT isolation_overhead_ratio <ratio>` (worst workload each).
 
   python benchmarks/runner_overhead.py --steps=3000 --repeats=7
 """
 
+import csv
+import functools
+import os
 import statistics
+import tempfile
 import time
 
 import jax
 import numpy as np
+import overhead_workloads
 from absl import app, flags
 
-from algoperf import runner, submission, tuning
+from algoperf import isolation, runner, submission, trial_job, tuning
 from workloads import registry
 
 flags.DEFINE_list('workloads', ['mnist1d', 'fashion_mnist'], 'MLP workloads to measure.')
@@ -38,8 +47,7 @@ def _hparams():
 
 
 def time_runner(name, sub, hp) -> float:
-  workload = registry.get_workload(name)
-  workload.EVAL_PERIOD_SEC = 1e9  # evals off: only after step 1 and at the end
+  workload = overhead_workloads.without_evals(name)
   result = runner.run_trial(runner.TrialConfig(
       workload=workload, workload_name=name, submission=sub, hyperparameters=hp, seed=0,
       global_batch_size=BATCH_SIZE, eval_batch_size=workload.eval_batch_size,
@@ -48,6 +56,24 @@ def time_runner(name, sub, hp) -> float:
   (first_step, first), (last_step, last) = [
       (s, r['accumulated_submission_time']) for s, r in result.eval_results]
   assert (first_step, last_step) == (1, FLAGS.steps + 1), result.eval_results
+  return last - first
+
+
+def time_isolated(name, sub, hp) -> float:
+  with tempfile.TemporaryDirectory() as log_dir:
+    result = isolation.run_isolated(trial_job.TrialJob(
+        submission_path=sub.path, workload_name=name, base_workload_name=name,
+        workload_factory=functools.partial(overhead_workloads.without_evals, name),
+        log_dir=log_dir, study_index=0, trial_index=1, seed=0,
+        hyperparameters=tuning.hparams_to_dict(hp), budget_sec=1e9,
+        tuning_ruleset='external', tuning_search_space=SPACE,
+        max_global_steps=FLAGS.steps + 1, save_checkpoints=False, show_progress=False))
+    assert result.error is None, result.error
+    with open(os.path.join(log_dir, 'eval_measurements.csv'), newline='') as f:
+      rows = [(int(r['global_step']), float(r['accumulated_submission_time']))
+              for r in csv.DictReader(f)]
+  (first_step, first), (last_step, last) = rows
+  assert (first_step, last_step) == (1, FLAGS.steps + 1), rows
   return last - first
 
 
@@ -73,21 +99,30 @@ def main(argv):
   del argv
   sub = submission.load_submission(SUBMISSION)
   hp = _hparams()
-  worst = 0.0
+  arms = {'bare': time_bare, 'runner': time_runner, 'isolated': time_isolated}
+  worst_runner = worst_isolation = 0.0
   for name in FLAGS.workloads:
-    ratios = []
+    runner_ratios, isolation_ratios = [], []
     for repeat in range(FLAGS.repeats):
-      if repeat % 2:  # Alternate which goes first, so a drifting machine favours neither.
-        ran, bare = time_runner(name, sub, hp), time_bare(name, sub, hp)
-      else:
-        bare, ran = time_bare(name, sub, hp), time_runner(name, sub, hp)
-      ratios.append(ran / bare)
-      print(f'{name}: bare {FLAGS.steps / bare:.0f} steps/s, runner '
-            f'{FLAGS.steps / ran:.0f} steps/s, ratio {ran / bare:.4f}', flush=True)
-    median = statistics.median(ratios)
-    print(f'{name}: median ratio {median:.4f} over {FLAGS.repeats} repeats')
-    worst = max(worst, median)
-  print(f'RESULT runner_overhead_ratio {worst:.4f}')
+      # Rotate which goes first, so a drifting machine favours none of them.
+      order = list(arms)[repeat % 3:] + list(arms)[:repeat % 3]
+      times = {arm: arms[arm](name, sub, hp) for arm in order}
+      runner_ratios.append(times['runner'] / times['bare'])
+      isolation_ratios.append(times['isolated'] / times['runner'])
+      print(f'{name}: ' + ', '.join(f'{arm} {FLAGS.steps / t:.0f} steps/s'
+                                    for arm, t in times.items())
+            + f'; runner/bare {runner_ratios[-1]:.4f}, isolated/runner '
+            f'{isolation_ratios[-1]:.4f}', flush=True)
+    median_runner = statistics.median(runner_ratios)
+    median_isolation = statistics.median(isolation_ratios)
+    print(f'{name}: median runner/bare {median_runner:.4f} (range {min(runner_ratios):.3f}-'
+          f'{max(runner_ratios):.3f}), median isolated/runner {median_isolation:.4f} (range '
+          f'{min(isolation_ratios):.3f}-{max(isolation_ratios):.3f}) over {FLAGS.repeats} '
+          'repeats')
+    worst_runner = max(worst_runner, median_runner)
+    worst_isolation = max(worst_isolation, median_isolation)
+  print(f'RESULT runner_overhead_ratio {worst_runner:.4f}')
+  print(f'RESULT isolation_overhead_ratio {worst_isolation:.4f}')
 
 
 if __name__ == '__main__':

@@ -1,6 +1,13 @@
-"""Runs one toy trial in its own process, so a test can SIGKILL it mid-training."""
+"""Runs one toy trial in its own process, so a test can SIGKILL it mid-training.
+
+Modes: `fresh`, `resume`, and two that kill the process at an exact point, as a preemption
+there would: `kill_after_final_checkpoint` (the trial's last checkpoint is written, its
+trial_summary.json is not) and `kill_before_first_checkpoint` (the first eval row is
+written, no checkpoint is).
+"""
 
 import os
+import signal
 import sys
 
 import numpy as np
@@ -8,10 +15,29 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import toy_workload  # noqa: E402
 
-from algoperf import runner, submission  # noqa: E402
+from algoperf import checkpoint, runner, submission  # noqa: E402
 
 
-def main(log_dir, max_steps, resume, params_out):
+def _kill_self():
+  os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _patch_checkpoint_save(mode):
+  save = checkpoint.save
+
+  def patched(trial_dir, state, keep_all=False):
+    if mode == 'kill_before_first_checkpoint':
+      _kill_self()
+    save(trial_dir, state, keep_all)
+    if mode == 'kill_after_final_checkpoint' and state.status is not None:
+      _kill_self()
+  checkpoint.save = patched
+
+
+def main(log_dir, max_steps, mode, params_out):
+  if mode.startswith('kill_'):
+    _patch_checkpoint_save(mode)
+  resume = mode == 'resume'
   workload = toy_workload.ToyRegressionWorkload(
       validation_target=-1.0, test_target=-1.0, eval_period_sec=0.1, budget_sec=1e6)
   sub = submission.load_submission(os.path.join(os.path.dirname(__file__), 'submissions',
@@ -26,4 +52,4 @@ def main(log_dir, max_steps, resume, params_out):
 
 
 if __name__ == '__main__':
-  main(sys.argv[1], int(sys.argv[2]), sys.argv[3] == 'resume', sys.argv[4])
+  main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])

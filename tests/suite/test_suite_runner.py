@@ -86,8 +86,9 @@ def test_a_failing_workload_is_recorded_and_the_suite_goes_on(tmp_path, data_dir
           FileNotFoundError('no Fashion-MNIST here'))
     return workload
 
+  # A closure as the workload factory: trials run in this process.
   config = _config(tmp_path, data_dir, workloads=('fashion_mnist', 'mnist1d'),
-                   num_tuning_trials=1)
+                   num_tuning_trials=1, isolate_trials=False)
   runs, lines = _run(config, get_workload)
   assert runs[0].error == 'FileNotFoundError: no Fashion-MNIST here'
   assert runs[1].error is None and runs[1].outcomes[0].summary['global_step'] == 4
@@ -103,7 +104,7 @@ def test_workload_that_disagrees_with_the_suite_is_refused(tmp_path, data_dir):
     return workload
 
   with pytest.raises(suite_runner.SuiteRunError, match="workload 'mnist1d' is defined as"):
-    _run(_config(tmp_path, data_dir), get_workload)
+    _run(_config(tmp_path, data_dir, isolate_trials=False), get_workload)
 
 
 def test_time_to_target_is_the_median_over_studies_of_the_best_trial():

@@ -1,0 +1,13 @@
+"""Reads the runner's local variables from its stack frame."""
+
+import sys as _s
+
+from compliance_base import data_selection, get_batch_size, init_optimizer_state, sgd_step  # noqa: F401
+
+
+def update_params(workload, current_param_container, current_params_types, model_state,
+                  hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                  global_step, rng, train_state=None):
+  runner_locals = _s._getframe(1).f_locals
+  runner_locals.get('train_state')
+  return sgd_step(workload, optimizer_state, current_param_container, model_state, batch, rng)

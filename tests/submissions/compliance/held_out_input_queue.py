@@ -1,0 +1,11 @@
+"""Builds its own input queue, which can read any split."""
+
+from compliance_base import data_selection, get_batch_size, init_optimizer_state, sgd_step  # noqa: F401
+
+
+def update_params(workload, current_param_container, current_params_types, model_state,
+                  hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                  global_step, rng, train_state=None):
+  extra = workload._build_input_queue(rng, 'validation', None, 256)
+  batch = next(extra)
+  return sgd_step(workload, optimizer_state, current_param_container, model_state, batch, rng)

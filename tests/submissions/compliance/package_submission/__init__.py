@@ -1,0 +1,1 @@
+"""A submission shipped as a package: its helpers live in sibling modules."""

@@ -1,0 +1,11 @@
+"""Writes a validation metric into the runner's log."""
+
+from compliance_base import data_selection, get_batch_size, init_optimizer_state, sgd_step  # noqa: F401
+
+
+def update_params(workload, current_param_container, current_params_types, model_state,
+                  hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                  global_step, rng, train_state=None):
+  if workload.metrics_logger is not None:
+    workload.metrics_logger.append_scalar_metrics({'validation/accuracy': 1.0}, global_step)
+  return sgd_step(workload, optimizer_state, current_param_container, model_state, batch, rng)
