@@ -60,8 +60,11 @@ flags.DEFINE_string('baselines_dir', None,
                     'Stored baseline logs to score against (default: baselines/<suite '
                     'version>/runs in this repository; "none" for no baselines).')
 flags.DEFINE_string('data_dir', None,
-                    'Dataset location for workloads that read files, and the cache of '
-                    'generated data (default: <experiment_dir>/data).')
+                    'Dataset location. When given, it is the only place a workload reads '
+                    'files from (missing files are an error) and MNIST-1D caches its '
+                    'generated data there. Default: each workload\'s own location (Debian '
+                    'package folders, TFDS\'s default; MNIST-1D caches under '
+                    '$ALGOPERF_CACHE_DIR, default ~/.cache/algoperf).')
 flags.DEFINE_integer('max_global_steps', None,
                      'Stop each trial after this many steps (smoke tests).')
 flags.DEFINE_boolean('save_checkpoints', True, 'Checkpoint at every eval (for resume).')
@@ -70,6 +73,14 @@ flags.DEFINE_boolean('score', True, 'Write the leaderboard after the runs.')
 flags.DEFINE_boolean('open', False, 'Open the leaderboard in a web browser at the end.')
 flags.DEFINE_enum('progress', 'auto', ['auto', 'on', 'off'],
                   'Live progress line per trial on stderr (auto: only on a terminal).')
+flags.DEFINE_enum('probe', 'auto', ['auto', 'on', 'off'],
+                  "Measure this machine's speed per workload before the suite (about 10 s "
+                  "per workload) and compare it with the baselines' (docs/machine_probe.md). "
+                  'auto: when the run is scored against baselines and not cut short by '
+                  '--max_global_steps.')
+flags.DEFINE_boolean('normalize_times', False,
+                     'Also show hardware-normalised times to target (an approximation: '
+                     'scaled by the per-workload probe factor), in a separate section.')
 FLAGS = flags.FLAGS
 
 DEFAULT_FIXED_SPACE = os.path.join('reference_algorithms', 'nadamw',
@@ -79,6 +90,44 @@ DEFAULT_FIXED_SPACE = os.path.join('reference_algorithms', 'nadamw',
 def default_baselines_dir(suite: suite_lib.Suite) -> str:
   from algoperf import suite_runner
   return os.path.join(_REPO, 'baselines', suite.benchmark_version, suite_runner.RUNS)
+
+
+def _baselines_dir(suite: suite_lib.Suite) -> str | None:
+  baselines = FLAGS.baselines_dir or default_baselines_dir(suite)
+  return None if baselines.lower() == 'none' else baselines
+
+
+class _SpeedCheck:
+  """The machine probe before the suite and the notices it leads to (docs/machine_probe.md)."""
+
+  def __init__(self, suite, config, settings, get_workload):
+    self.suite, self.config, self.settings = suite, config, settings
+    self.get_workload, self.probe = get_workload, None
+
+  def __call__(self, names: list[str]):  # run_suite's probe_fn
+    from algoperf import speed_probe
+    self.names = names
+    if FLAGS.probe == 'on' or (FLAGS.probe == 'auto' and FLAGS.score and _baselines_dir(
+        self.suite) and FLAGS.max_global_steps is None):
+      self.probe = speed_probe.probe(names, data_dir=self.config.data_dir, print_fn=print)
+      print('\n'.join(speed_probe.table_lines(self.probe)))
+    if FLAGS.score:  # Unscored, nothing is compared with the baselines.
+      self.print_notices()
+    return self.probe
+
+  def notices(self, runs=()):
+    from algoperf import speed_compare, suite_runner
+    return speed_compare.suite_notices(
+        self.probe, _baselines_dir(self.suite), self.names, suite_runner.trial_estimates(
+            self.suite, self.names, self.get_workload, self.probe, 'external'),
+        self.settings['num_tuning_trials'] * self.settings['num_studies'], self.config.name,
+        runs, FLAGS.normalize_times,
+        os.path.join(self.config.experiment_dir, 'baselines_here'))
+
+  def print_notices(self, runs=()):
+    from algoperf import speed_compare
+    for notice in self.notices(runs):
+      print(speed_compare.text(notice))
 
 
 def _search_space() -> str | None:
@@ -108,28 +157,36 @@ def main(argv):
       tuning_search_space=_search_space(), num_tuning_trials=FLAGS.num_tuning_trials,
       num_studies=FLAGS.num_studies, workloads=tuple(FLAGS.workloads),
       include_variants=FLAGS.include_variants, rng_seed=FLAGS.rng_seed,
-      data_dir=os.path.expanduser(FLAGS.data_dir or os.path.join(experiment_dir, 'data')), max_global_steps=FLAGS.max_global_steps,
+      data_dir=os.path.abspath(os.path.expanduser(FLAGS.data_dir)) if FLAGS.data_dir else '',
+      max_global_steps=FLAGS.max_global_steps,
       save_checkpoints=FLAGS.save_checkpoints, overwrite=FLAGS.overwrite,
       show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress])
   settings = suite_runner.resolved(config, suite)
   print(f'Suite {suite.benchmark_version}: {config.name} '
         f'({settings["tuning_ruleset"]} ruleset, {settings["num_studies"]} study(ies) x '
         f'{settings["num_tuning_trials"]} trial(s) per workload) -> {config.submission_dir}')
+  from algoperf import experiment, submission, tuning
+  speed = _SpeedCheck(suite, config, settings, registry.get_workload)
   try:
     runs = suite_runner.run_suite(suite, config, registry.get_workload,
-                                  registry.base_workload_name)
-  except suite_lib.SuiteError as e:
+                                  registry.base_workload_name, probe_fn=speed)
+  except (suite_lib.SuiteError, submission.SubmissionError, tuning.SearchSpaceError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
+  except KeyboardInterrupt as e:
+    where = e.resume_hint() if isinstance(e, experiment.TrialInterrupted) else 'interrupted'
+    print(f'\n{where}. Rerun the same command to resume: finished trials are kept, the '
+          'interrupted one continues from its last checkpoint.', file=sys.stderr)
+    return 130
   print('\n'.join(['', *suite_runner.summary_lines(suite, runs)]))
   if FLAGS.score:
-    baselines = FLAGS.baselines_dir or default_baselines_dir(suite)
-    if baselines.lower() == 'none':
-      baselines = None
     result, written = suite_runner.score_suite(
-        suite, experiment_dir, baselines, ruleset=settings['tuning_ruleset'])
+        suite, experiment_dir, _baselines_dir(suite), ruleset=settings['tuning_ruleset'],
+        notices=speed.notices(runs))
     from algoperf import scoring
-    print('\n' + scoring.terminal_table(result))
+    print('\n' + scoring.terminal_table(
+        result, highlight=suite_runner.own_runs(result.scores['submission'])))
+    speed.print_notices(runs)
     page = os.path.join(experiment_dir, suite_runner.LEADERBOARD, 'leaderboard.html')
     print(f'\nLeaderboard: {page}')
     if FLAGS.open:

@@ -4,7 +4,7 @@
       [--workload_targets algoperf_v05] [--ruleset external|self] [--strict] \
       [--held_out_workloads a,b|FILE.json|none] [--reference_submission NAME] [--tau_max 4] \
       [--trial_selection least_time|earliest_eval] [--official_algoperf] \
-      [--speedup_baseline NAME]
+      [--speedup_baseline NAME] [--highlight NAME[,NAME]]
 
 DIR holds one folder per submission, each in AlgoPerf's log layout. See docs/scoring.md.
 """
@@ -59,6 +59,9 @@ flags.DEFINE_boolean('official_algoperf', False,
 flags.DEFINE_string('speedup_baseline', None,
                     'Also compute speedups of every submission over this submission.')
 flags.DEFINE_list('exclude_submissions', [], 'Submission folders to leave out.')
+flags.DEFINE_list('highlight', [],
+                  'Submission(s) to highlight (your own run): marked in the tables, drawn on '
+                  'top in the plots.')
 FLAGS = flags.FLAGS
 
 _QUIRK_FLAGS = ('trial_selection', 'enforce_budget', 'gate_unlisted_variants')
@@ -108,8 +111,13 @@ def main(argv):
   except (scoring.ScoringError, scoring.TargetsFileError, ValueError, FileNotFoundError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
-  written = scoring.write_report(result, FLAGS.output_dir, speedup_table)
-  print(scoring.terminal_table(result))
+  unknown = sorted(set(FLAGS.highlight) - set(result.scores['submission']))
+  if unknown:
+    print(f'warning: --highlight names no scored submission: {", ".join(unknown)}',
+          file=sys.stderr)
+  written = scoring.write_report(result, FLAGS.output_dir, speedup_table,
+                                 highlight=FLAGS.highlight)
+  print(scoring.terminal_table(result, highlight=FLAGS.highlight))
   if speedup_table is not None:
     print('Speedups over', FLAGS.speedup_baseline)
     print(speedup_table[['submission', 'time_ratio', 'speedup']].to_string(index=False))

@@ -50,8 +50,11 @@ flags.DEFINE_integer('hparam_end_index', None,
 flags.DEFINE_boolean('fixed_space', False,
                      'Accepted for AlgoPerf compatibility; a list-form search space is '
                      'detected from the file.')
-flags.DEFINE_string('data_dir', '', 'Dataset location (workload-specific; offline '
-                    'workloads need none).')
+flags.DEFINE_string('data_dir', '', 'Dataset location. When given, it is the only place '
+                    'a workload reads files from (missing files are an error); default: '
+                    'each workload\'s own location (Debian package folders, TFDS\'s default; '
+                    'MNIST-1D is generated and cached under $ALGOPERF_CACHE_DIR, default '
+                    '~/.cache/algoperf).')
 flags.DEFINE_string('imagenet_v2_data_dir', None, 'Accepted for AlgoPerf compatibility.')
 flags.DEFINE_string('librispeech_tokenizer_vocab_path', '',
                     'Accepted for AlgoPerf compatibility.')
@@ -137,9 +140,11 @@ def main(argv):
           experiment.ExperimentError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
-  except KeyboardInterrupt:
-    print('\ninterrupted: the running trial was stopped. Rerun the same command with '
-          '--resume_last_run to continue from its last checkpoint.', file=sys.stderr)
+  except KeyboardInterrupt as e:
+    where = e.resume_hint() if isinstance(e, experiment.TrialInterrupted) else 'interrupted'
+    print(f'\n{where}. Rerun the same command with --resume_last_run to continue: finished '
+          'trials are kept, the interrupted one resumes from its last checkpoint.',
+          file=sys.stderr)
     return 130
   for line in experiment.study_summary(outcomes):
     print(line)

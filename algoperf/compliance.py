@@ -248,7 +248,8 @@ _LOG_FN = _Ref('log_fn')
 _EVAL_RESULTS = _Ref('eval_results')
 _EVAL_ITEM = _Ref('eval_item')
 _PATH = _Ref('path')
-_RUNNER_OBJECTS = frozenset({_WORKLOAD, _LOGGER, _LOG_FN, _EVAL_RESULTS, _EVAL_ITEM})
+_HPARAMS = _Ref('hyperparameters')  # not a rule's concern: tracked for hyperparameters_read
+_RUNNER_OBJECTS = frozenset({_WORKLOAD, _LOGGER, _LOG_FN, _EVAL_RESULTS, _EVAL_ITEM, _HPARAMS})
 _EVAL_STATE = frozenset({_EVAL_RESULTS, _EVAL_ITEM})
 # Bounds on what one name may hold, so that loops like `s = s + 'x'` or `m = m.parent` do
 # not grow values forever: known strings (and imported names) per name, and name depth.
@@ -357,6 +358,8 @@ def _param_refs(arg: ast.arg) -> set[_Ref]:
     return {_WORKLOAD}
   if arg.arg == 'eval_results':
     return {_EVAL_RESULTS}
+  if arg.arg == 'hyperparameters':
+    return {_HPARAMS}
   return set()
 
 
@@ -411,7 +414,8 @@ class _ScopeBuilder(ast.NodeVisitor):
     positional = [a.arg for a in fn.args.posonlyargs + fn.args.args]
     self.m.project.params[fn] = (scope, positional, {a.arg for a in fn.args.kwonlyargs})
     if fn.args.kwarg is not None:  # `def update_params(**kwargs)`: kwargs['workload']
-      for name, ref in (('workload', _WORKLOAD), ('eval_results', _EVAL_RESULTS)):
+      for name, ref in (('workload', _WORKLOAD), ('eval_results', _EVAL_RESULTS),
+                        ('hyperparameters', _HPARAMS)):
         _grow(self.m.slot_values.setdefault(f'{fn.args.kwarg.arg}[{name!r}]', set()), {ref})
 
   def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
@@ -1183,3 +1187,65 @@ def scan_submission(path: str) -> list[Finding]:
   for module in project.modules.values():
     _Checker(module, report).visit(module.tree)
   return sorted(findings.values(), key=lambda f: (f.path, f.line, f.rule))
+
+
+# --- hyperparameters a submission reads ------------------------------------------------
+
+# The namedtuple's own API, not hyperparameter names.
+_HPARAMS_API = frozenset({'count', 'index'})
+
+
+class _HyperparameterReads(ast.NodeVisitor):
+  """`hyperparameters.<name>` and `getattr(hyperparameters, '<name>')` reads of one module;
+  a getattr with a default or a hasattr makes the name optional."""
+
+  def __init__(self, module: _Module, required: set[str], optional: set[str]):
+    self.m, self.required, self.optional = module, required, optional
+
+  def _is_hparams(self, node: ast.AST) -> bool:
+    return _HPARAMS in self.m.values(node)
+
+  def visit_Attribute(self, node: ast.Attribute) -> None:
+    if (isinstance(node.ctx, ast.Load) and not node.attr.startswith('_')
+        and node.attr not in _HPARAMS_API and self._is_hparams(node.value)):
+      self.required.add(node.attr)
+    self.generic_visit(node)
+
+  def visit_Call(self, node: ast.Call) -> None:
+    quals = set(_quals(self.m.values(node.func)))
+    if quals & {'builtins.getattr', 'builtins.hasattr'} and len(node.args) >= 2 and (
+        self._is_hparams(node.args[0])):
+      guarded = 'builtins.hasattr' in quals or len(node.args) > 2
+      for name in _strings(self.m.values(node.args[1])):
+        if '{}' not in name and not name.startswith('_'):
+          (self.optional if guarded else self.required).add(name)
+    self.generic_visit(node)
+
+
+def _hyperparameter_reads(path: str) -> tuple[set[str], set[str]]:
+  """(names read unguarded, names read only behind a default or hasattr)."""
+  path = os.path.abspath(os.path.expanduser(path))
+  project = _Project(path)
+  required: set[str] = set()
+  optional: set[str] = set()
+  if project.submission is None:
+    return required, optional
+  project.settle()
+  for module in project.modules.values():
+    _HyperparameterReads(module, required, optional).visit(module.tree)
+  return required - optional, optional
+
+
+def hyperparameters_read(path: str) -> set[str]:
+  """Every hyperparameter name the submission (and its local modules) reads statically,
+  whatever the variable holding the object is called after it arrives as `hyperparameters`.
+  Names built at run time are not seen."""
+  required, optional = _hyperparameter_reads(path)
+  return required | optional
+
+
+def missing_hyperparameters(path: str, search_space_names: Iterable[str]) -> list[str]:
+  """The names the submission reads without a fallback that the search space lacks, sorted:
+  checked before training so a typo does not surface hours in, at the first access."""
+  required, _ = _hyperparameter_reads(path)
+  return sorted(required - set(search_space_names))

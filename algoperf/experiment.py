@@ -23,6 +23,22 @@ class ExperimentError(ValueError):
   """The experiment cannot start as asked (existing logs, inconsistent seeds, ...)."""
 
 
+class TrialInterrupted(KeyboardInterrupt):
+  """Ctrl-C during a trial: which trial, and the step its last checkpoint holds (what a
+  resume continues from; None when it has none yet)."""
+
+  def __init__(self, workload: str, log_dir: str, checkpoint_step: int | None):
+    super().__init__(log_dir)
+    self.workload = workload
+    self.log_dir = log_dir
+    self.checkpoint_step = checkpoint_step
+
+  def resume_hint(self) -> str:
+    where = (f'at step {self.checkpoint_step} (its last checkpoint)'
+             if self.checkpoint_step is not None else 'before its first checkpoint')
+    return f'interrupted {where} of workload {self.workload} ({self.log_dir})'
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
   submission_path: str
@@ -53,6 +69,8 @@ class ExperimentConfig:
   watchdog: isolation.WatchdogLimits = isolation.WatchdogLimits()
   # The static compliance check's findings stop the run instead of being warnings.
   strict: bool = False
+  # False when the caller has checked the submission already (a suite, once for all).
+  check_submission: bool = True
 
   def __post_init__(self):
     _check_config(self)
@@ -140,8 +158,9 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
   The submission is checked (loaded, its signatures read) before any trial, in a trial
   process of its own when trials are isolated: nothing of it runs in this process.
   """
-  check_submission(config.submission_path, isolated=config.isolate_trials,
-                   strict=config.strict)
+  if config.check_submission:
+    check_submission(config.submission_path, isolated=config.isolate_trials,
+                     strict=config.strict)
   base_seed = _base_seed(config)
   studies = range(config.study_start_index, config.study_start_index + config.num_studies)
   try:
@@ -152,6 +171,9 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
     raise
   except ValueError as e:  # Inconsistent tuning flags: say which, before any work.
     raise ExperimentError(str(e)) from e
+  if config.check_submission:
+    report_missing_hyperparameters(config.submission_path, config.tuning_ruleset,
+                                   config.tuning_search_space, config.strict)
   _prepare_dirs(config, plans)
   if config.resume_last_run:
     _check_resumable(config, plans)
@@ -181,8 +203,12 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
             config.tuning_ruleset)
       job = _trial_job(config, plan, log_dir, workload_factory, base_workload_name,
                        budget_sec)
-      result = (isolation.run_isolated(job, config.watchdog) if config.isolate_trials
-                else trial_job.run_job(job))
+      try:
+        result = (isolation.run_isolated(job, config.watchdog) if config.isolate_trials
+                  else trial_job.run_job(job))
+      except KeyboardInterrupt as e:
+        raise TrialInterrupted(config.workload_name, log_dir,
+                               checkpoint.latest_step(log_dir)) from e
       outcome = TrialOutcome(plan, log_dir, result.summary, result.error)
     outcomes.append(outcome)
     print(format_outcome(outcome), flush=True)
@@ -216,6 +242,24 @@ def report_compliance(path: str, strict: bool) -> None:
     raise submission.SubmissionError(
         f'{path}: refused under --strict: the static compliance check found '
         f'{len(errors)} problem(s):\n' + '\n'.join(f'  {f}' for f in errors))
+
+
+def report_missing_hyperparameters(submission_path: str, ruleset: str,
+                                   search_space: str | None, strict: bool = False) -> None:
+  """Warn (refuse under `strict`) before training when the submission reads hyperparameters
+  the search space lacks, as far as its source shows: at run time such a read fails
+  anyway, with an error naming the search space file."""
+  if ruleset != 'external' or search_space is None:
+    return
+  names = tuning.load_search_space(search_space).names
+  missing = compliance.missing_hyperparameters(os.path.abspath(submission_path), names)
+  if not missing:
+    return
+  message = (f'{submission_path} reads hyperparameter(s) {", ".join(missing)} that the '
+             f'search space {search_space} lacks (it has: {", ".join(names)})')
+  if strict:
+    raise submission.SubmissionError(message)
+  logger.warning('%s; trials will fail where the submission reads them.', message)
 
 
 def _trial_job(config: ExperimentConfig, plan: tuning.TrialPlan, log_dir: str,

@@ -235,11 +235,15 @@ class _TrialStart:
   status: str | None = None  # set when the checkpoint is the final one of an ended trial
 
 
+def _trial_keys(seed: int):
+  """(data, optimizer init, model init, per-step) keys of a trial (rule 5)."""
+  return jax.random.split(jax.random.PRNGKey(seed), 4)
+
+
 def _set_up(config: TrialConfig, view) -> _TrialStart:
   """Untimed set-up (rule 1): input queue, model, optimizer state, checkpoint restore."""
   workload, submission, hp = config.workload, config.submission, config.hyperparameters
-  rng = jax.random.PRNGKey(config.seed)
-  data_rng, opt_init_rng, model_init_rng, _ = jax.random.split(rng, 4)
+  data_rng, opt_init_rng, model_init_rng, _ = _trial_keys(config.seed)
   input_queue = _resumable(workload._build_input_queue(
       data_rng, 'train', data_dir=config.data_dir, global_batch_size=config.global_batch_size))
   params, model_state = workload.init_model_fn(
@@ -340,13 +344,13 @@ def run_trial(config: TrialConfig) -> TrialResult:
   clock = SubmissionClock(train_state['accumulated_submission_time'], watch=config.watch)
   eval_watch = Stopwatch(train_state['accumulated_eval_time'])
   log_watch = Stopwatch(train_state['accumulated_logging_time'])
-  trial_rng = jax.random.split(jax.random.PRNGKey(config.seed), 4)[3]
-  step_keys = StepKeys(trial_rng)
+  step_keys = StepKeys(_trial_keys(config.seed)[3])
   step_keys(global_step)  # Compile the runner's own key function before the clock starts.
   wall_before = train_state['total_duration']
   display = progress.TrialProgress(
       config.workload_name, config.budget_sec, terms.target_metric_name,
-      terms.validation_target_value, enabled=config.show_progress and start.status is None)
+      terms.validation_target_value, enabled=config.show_progress and start.status is None,
+      test_target=terms.test_target_value)
   update_kwargs = dict(
       workload=view, current_params_types=view.model_params_types,
       hyperparameters=hp, loss_type=terms.loss_type, eval_results=eval_results)
@@ -435,7 +439,10 @@ def run_trial(config: TrialConfig) -> TrialResult:
            'accumulated_logging_time': log_watch.accumulated,
            'total_duration': train_state['total_duration']}
     eval_results.append((global_step, row))
-    display.evaluated(eval_result.get(f'validation/{terms.target_metric_name}'))
+    display.evaluated(eval_result.get(f'validation/{terms.target_metric_name}'),
+                      validation_reached=train_state['validation_goal_reached'],
+                      test_reached=train_state['test_goal_reached'],
+                      test_value=eval_result.get(f'test/{terms.target_metric_name}'))
     if diverged:
       status = DIVERGED
     elif (config.stop_at_targets and train_state['validation_goal_reached']
@@ -513,5 +520,6 @@ def _write_trial_files(config: TrialConfig, preemption_count: int, terms: TrialT
           validation_target_value=terms.validation_target_value,
           test_target_value=terms.test_target_value,
           hyperparameters=None if hp is None else tuning.hparams_to_dict(hp),
+          data_location=getattr(config.workload, 'data_location', None),
           **config.facts))
   logs.write_json(os.path.join(config.log_dir, f'flags_{preemption_count}.json'), config.flags)

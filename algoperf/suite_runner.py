@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
 import logging
 import math
 import os
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from algoperf import analysis, experiment, logs, scoring, tuning
+from algoperf import analysis, experiment, logs, scoring, speed_compare, tuning
 from algoperf.progress import format_duration
 from algoperf.scoring.issues import Issues
 from algoperf.suite import Suite, SuiteError
@@ -166,32 +167,85 @@ def _start_record(config: SuiteRunConfig, settings: dict[str, Any], names: list[
   return record
 
 
+def check_submission_once(settings: dict[str, Any], isolated: bool) -> None:
+  """The submission and its search space, checked before the first workload: a broken
+  submission stops the suite with one message instead of failing on every workload."""
+  experiment.check_submission(settings['submission_path'], isolated=isolated)
+  if settings['tuning_search_space'] is not None:
+    tuning.load_search_space(settings['tuning_search_space'])
+  experiment.report_missing_hyperparameters(
+      settings['submission_path'], settings['tuning_ruleset'], settings['tuning_search_space'])
+
+
+def resume_line(config: SuiteRunConfig, record: dict[str, Any], names: Sequence[str]) -> str:
+  """What a resumed run keeps and where it continues."""
+  finished = interrupted = 0
+  for summary in glob.glob(os.path.join(config.submission_dir, record['suite'], 'study_*',
+                                        '*_jax', 'trial_*')):
+    if os.path.basename(os.path.dirname(summary))[:-len('_jax')] not in names:
+      continue
+    if os.path.exists(os.path.join(summary, logs.TRIAL_SUMMARY)):
+      finished += 1
+    else:
+      interrupted += 1
+  return (f'Resuming the run in {config.submission_dir} (resume #{record["resumed"]}): '
+          f'{finished} finished trial(s) are kept as they are; {interrupted} interrupted '
+          'trial(s) continue from their last checkpoint; the rest start.')
+
+
 def run_suite(suite: Suite, config: SuiteRunConfig, get_workload: Callable[[str], Any],
-              base_workload_name: Callable[[str], str], print_fn=print) -> list[WorkloadRun]:
+              base_workload_name: Callable[[str], str], print_fn=print,
+              probe_fn: Callable[[list[str]], dict[str, Any] | None] | None = None
+              ) -> list[WorkloadRun]:
   """Run the submission on each selected workload in turn; failures are recorded, not raised.
 
-  Prints one line before each workload (position, trials, worst-case time left) and the
-  per-study verdicts after it.
+  Prints one line before each workload (position, trials, estimated time left) and the
+  per-study verdicts after it. `probe_fn(names)` (speed_probe.probe) runs once the run can
+  start; its probe is kept in the run record and sharpens the first estimates.
   """
   names = suite.select(list(config.workloads), config.include_variants)
   _check_workloads(suite, names, get_workload)
   settings = resolved(config, suite)
+  check_submission_once(settings, config.isolate_trials)
   record = _start_record(config, settings, names)
+  if record['resumed']:
+    print_fn(resume_line(config, record, names))
+  probe = probe_fn(names) if probe_fn else None
+  if probe is not None:
+    _record_probe(config, record, probe)
   trials = record['num_tuning_trials'] * record['num_studies']
+  estimator = speed_compare.WallEstimator(trial_estimates(
+      suite, names, get_workload, probe, record['tuning_ruleset']), trials)
   factor = tuning.budget_factor(record['tuning_ruleset'])
   suite_start = time.perf_counter()
   runs = []
   for position, name in enumerate(names, 1):
     budget = suite.entry(name).budget_sec * factor
-    worst_left = sum(suite.entry(n).budget_sec * factor * trials for n in names[position - 1:])
     print_fn(f'[{position}/{len(names)}] {name}: {trials} trial(s) of at most {budget:.0f} s '
              f'of submission time (elapsed {format_duration(time.perf_counter() - suite_start)}'
-             f', at most ~{format_duration(worst_left)} of training left)')
+             f'; {estimator.describe(names[position - 1:])})')
     runs.append(_run_workload(config, record, name, get_workload, base_workload_name))
+    if runs[-1].error is None:
+      estimator.finished(name, runs[-1].wall_sec)
     for line in (experiment.study_summary(runs[-1].outcomes) if runs[-1].error is None
                  else [f'FAILED: {runs[-1].error}']):
       print_fn(f'    {line}')
   return runs
+
+
+def trial_estimates(suite: Suite, names: Sequence[str], get_workload: Callable[[str], Any],
+                    probe: dict[str, Any] | None, ruleset: str = 'external') -> dict[str, float]:
+  """Per workload, the wall seconds a trial takes at most (budget, set-up, compile, evals)."""
+  factor = tuning.budget_factor(ruleset)
+  return {n: speed_compare.trial_estimate(
+      (probe or {}).get('workloads', {}).get(n), suite.entry(n).budget_sec * factor,
+      get_workload(n).eval_period_time_sec) for n in names}
+
+
+def _record_probe(config: SuiteRunConfig, record: dict[str, Any], probe: dict[str, Any]) -> None:
+  """Each invocation's probe (with load average and CPU count) joins the run record."""
+  record.setdefault('machine_probes', []).append(probe)
+  logs.write_json(os.path.join(config.submission_dir, RUN_RECORD), record)
 
 
 def _run_workload(config: SuiteRunConfig, record: dict[str, Any], name: str,
@@ -206,7 +260,7 @@ def _run_workload(config: SuiteRunConfig, record: dict[str, Any], name: str,
       rng_seed=record['rng_seed'], data_dir=config.data_dir,
       max_global_steps=config.max_global_steps, save_checkpoints=config.save_checkpoints,
       resume_last_run=True, show_progress=config.show_progress,
-      isolate_trials=config.isolate_trials,
+      isolate_trials=config.isolate_trials, check_submission=False,
       flags={'suite': record['suite'], 'workload': name, **{
           k: record[k] for k in _IDENTITY if k != 'suite'}})
   try:
@@ -277,13 +331,14 @@ def read_evals(suite: Suite, runs_dir: str, baselines_dir: str | None,
 
 def score_suite(suite: Suite, experiment_dir: str, baselines_dir: str | None,
                 ruleset: str = 'external', output_dir: str | None = None,
-                analyse: bool = True):
+                analyse: bool = True, notices: Sequence[tuple[str, Sequence[str]]] = ()):
   """Score every run under `experiment_dir/runs` with the baselines; write the leaderboard.
 
   With `analyse`, the runs' learning curves, sensitivity plots and summary table go to
   `<leaderboard>/analysis/`, linked from the leaderboard page. Returns (ScoringResult,
   paths written). The leaderboard goes to `experiment_dir/leaderboard` unless `output_dir`
-  is given.
+  is given. `notices` (title, lines) are boxed at the top of the page (machine speed).
+  The runs under `runs/` (the user's, unlike the baselines) are highlighted.
   """
   issues = Issues(strict=False)
   runs_dir = os.path.join(experiment_dir, RUNS)
@@ -298,5 +353,11 @@ def score_suite(suite: Suite, experiment_dir: str, baselines_dir: str | None,
         targets=suite.targets, ruleset=ruleset))
     links = analysis.page_links(files, prefix=ANALYSIS)
     written += [os.path.join(analysis_dir, f) for f in files]
-  written += scoring.write_report(result, output_dir, links=links)
+  written += scoring.write_report(result, output_dir, links=links, notices=notices,
+                                  highlight=own_runs(names))
   return result, written
+
+
+def own_runs(names: Sequence[str]) -> list[str]:
+  """The submissions of a suite leaderboard that are the user's: all but the baselines."""
+  return [n for n in names if not n.endswith(BASELINE_SUFFIX)]

@@ -123,7 +123,7 @@ def run_job(job: TrialJob, watch: Watch = NO_WATCH) -> JobResult:
         sub, job.workload_name, workload.eval_batch_size, num_devices)
     watch.pause(0.0)
     hp = (None if job.hyperparameters is None
-          else tuning.hparams_from_dict(job.hyperparameters))
+          else tuning.hparams_from_dict(job.hyperparameters, job.tuning_search_space))
     result = runner.run_trial(runner.TrialConfig(
         workload=workload, submission_workload=job.workload_factory(),
         workload_name=job.workload_name, submission=sub, hyperparameters=hp,

@@ -257,9 +257,31 @@ def _parse_list_form(obj: list, source: str) -> FixedSpace:
 # --- Hyperparameter objects ---------------------------------------------------------------
 
 
-def hyperparameters_type(names: Sequence[str]) -> type:
-  """The namedtuple type AlgoPerf submissions receive (attribute access, `_asdict`)."""
-  return collections.namedtuple('Hyperparameters', list(names))
+class _MissingNameError:
+  """Mixin of the hyperparameters type: reading a name the search space lacks says which
+  file to fix, instead of a bare AttributeError deep inside a jitted step."""
+
+  __slots__ = ()
+  _source: str | None = None
+
+  def __getattr__(self, name: str) -> Any:
+    if name.startswith('_'):  # copy/pickle probes (`__deepcopy__`, ...) stay silent
+      raise AttributeError(name)
+    where = f' {self._source}' if self._source else ''
+    raise AttributeError(f'hyperparameter {name!r} is not in the search space{where} '
+                         f'(it has: {", ".join(self._fields) or "nothing"})')
+
+  def __reduce__(self):
+    """Rebuilt by name, since the type is made at run time and pickle cannot find it."""
+    return hparams_from_dict, (self._asdict(), self._source)
+
+
+def hyperparameters_type(names: Sequence[str], source: str | None = None) -> type:
+  """The namedtuple type AlgoPerf submissions receive (attribute access, `_asdict`);
+  `source`, the search space file, is named when a submission reads a missing name."""
+  base = collections.namedtuple('Hyperparameters', list(names))
+  return type('Hyperparameters', (_MissingNameError, base),
+              {'__slots__': (), '_source': source, '__module__': __name__})
 
 
 def hparams_to_dict(hparams: Any) -> dict[str, Any]:
@@ -267,9 +289,9 @@ def hparams_to_dict(hparams: Any) -> dict[str, Any]:
   return dict(hparams._asdict())
 
 
-def hparams_from_dict(values: Mapping[str, Any]) -> Any:
+def hparams_from_dict(values: Mapping[str, Any], source: str | None = None) -> Any:
   """Rebuilds the hyperparameters object from hparams.json, as AlgoPerf does on resume."""
-  return hyperparameters_type(list(values))(**values)
+  return hyperparameters_type(list(values), source)(**values)
 
 
 # --- Quasirandom pool -------------------------------------------------------------------
@@ -302,7 +324,7 @@ def pool_points(space: QuasirandomSpace, start: int, stop: int, pool_seed: int) 
 def study_points(space: SearchSpace, num_trials: int, study_index: int,
                  pool_seed: int) -> list[Any]:
   """Hyperparameters for trials 0..num_trials-1 of one study."""
-  make = hyperparameters_type(space.names)
+  make = hyperparameters_type(space.names, space.source)
   if isinstance(space, FixedSpace):
     if num_trials > len(space.points):
       raise SearchSpaceError(

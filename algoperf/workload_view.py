@@ -46,7 +46,7 @@ HELD_OUT_MESSAGE = ('is not available to submissions: held-out data / evaluation
 # is any attribute whose value holds held-out data (see `_holds_held_out_data`).
 BLOCKED_ATTRIBUTES = frozenset({
     'eval_model', 'splits', 'load_splits', 'attach_metrics_logger',
-    'set_param_shapes_and_types',
+    'set_param_shapes_and_types', 'data_location',
 })
 HELD_OUT_SPLITS = frozenset({'validation', 'test'})
 

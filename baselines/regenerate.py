@@ -3,7 +3,8 @@ r"""Regenerate the stored baseline logs of a suite (committed, so nobody has to 
 Each reference algorithm runs the external ruleset (by default 1 study x 5 trials, the
 points of its list-form search space in order) from a fixed seed, on this machine, through
 the same code path as `run_suite.py`. Checkpoints are deleted afterwards; the logs stay (a few kB per trial).
-A manifest records the protocol, the machine and the wall time.
+A manifest records the protocol, the machine, its speed probe (taken before training,
+`algoperf/speed_probe.py`) and the wall time.
 
   python baselines/regenerate.py                     # every algorithm below
   python baselines/regenerate.py --algorithms=adam   # just one (replaces its logs)
@@ -12,7 +13,12 @@ A manifest records the protocol, the machine and the wall time.
 
 With --workloads, only those workloads are run (in a scratch folder, then moved in) and
 the algorithm's other stored workloads are kept, so the protocol (trials, studies, seed)
-must match theirs.
+must match theirs. With --output_dir (a new folder), the baselines are recorded there
+instead, e.g. to compare a run with baselines re-recorded on the same machine
+(docs/machine_probe.md):
+
+  python baselines/regenerate.py --algorithms=nadamw --workloads=mnist1d --output_dir=here
+  python run_suite.py --baselines_dir=here/runs
 """
 
 import json
@@ -29,7 +35,14 @@ from absl import app, flags
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from algoperf import baseline_tables, checkpoint, logs, suite_runner  # noqa: E402
+from algoperf import (  # noqa: E402
+  baseline_tables,
+  checkpoint,
+  logs,
+  speed_compare,
+  speed_probe,
+  suite_runner,
+)
 from algoperf import suite as suite_lib  # noqa: E402
 from workloads import registry  # noqa: E402
 
@@ -58,6 +71,9 @@ flags.DEFINE_list('workloads', [],
 flags.DEFINE_bool('rescore', False,
                   'Train nothing: recompute the manifest times to target of --algorithms from '
                   'their stored logs against the current targets (after a target change).')
+flags.DEFINE_string('output_dir', None,
+                    'Where the manifest and runs/ go (default: baselines/<suite version> in '
+                    'this repository, the stored baselines).')
 FLAGS = flags.FLAGS
 
 
@@ -110,10 +126,26 @@ def _rescore(suite: suite_lib.Suite, out_dir: str, manifest: dict, manifest_path
     stored[name]['time_to_target_sec'] = times[name]
 
 
+def _record_probe(manifest: dict, name: str, probe: dict, replace: bool) -> None:
+  """The machine's probe joins the algorithm's entry; a full run takes it off the list of
+  baselines that lack one. Added workloads keep the date and host they were probed on."""
+  entry = manifest['algorithms'][name]
+  if replace or 'probe' not in entry:
+    entry['probe'] = probe
+  else:
+    entry['probe']['workloads'].update({w: {**r, 'date': probe['date'],
+                                            'hostname': probe['hostname']}
+                                        for w, r in probe['workloads'].items()})
+  missing = manifest.get(speed_compare.PROBES_KEY, {}).get('missing', [])
+  if replace and name in missing:
+    missing.remove(name)
+
+
 def main(argv):
   del argv
   suite = suite_lib.load_suite(FLAGS.suite)
-  out_dir = os.path.join(ROOT, 'baselines', suite.benchmark_version)
+  out_dir = os.path.abspath(FLAGS.output_dir or os.path.join(ROOT, 'baselines',
+                                                              suite.benchmark_version))
   runs_dir = os.path.join(out_dir, suite_runner.RUNS)
   data_dir = os.path.join(out_dir, 'data')
   manifest_path = os.path.join(out_dir, MANIFEST)
@@ -130,17 +162,23 @@ def main(argv):
     raise app.UsageError(str(e)) from e
   for name in FLAGS.algorithms:
     entry = manifest['algorithms'].get(name)
-    if workloads and (entry is None or any(entry.get(k) != v for k, v in _protocol(name).items())):
+    if workloads and entry is not None and any(
+        entry.get(k) != v for k, v in _protocol(name).items()):
       raise app.UsageError(
           f'{name}: --workloads adds to stored logs of the same protocol {_protocol(name)}, '
           f'and {manifest_path} has {entry and {k: entry.get(k) for k in _protocol(name)}}; '
           'regenerate the whole algorithm (no --workloads) instead.')
+  os.makedirs(out_dir, exist_ok=True)
+  probe = speed_probe.probe(suite.select(FLAGS.workloads), data_dir=data_dir, print_fn=print)
+  print('\n'.join(speed_probe.table_lines(probe)), flush=True)
   for name in FLAGS.algorithms:
-    if not workloads:
-      _, runs, wall = _run(suite, name, runs_dir, data_dir, [])
-      # wall_sec: the whole base suite, as one run of the scored protocol takes.
+    fresh = not workloads or name not in manifest['algorithms']
+    if fresh:  # Also --workloads for an algorithm not stored here (a new --output_dir).
+      _, runs, wall = _run(suite, name, runs_dir, data_dir, workloads)
+      # wall_sec: the whole run (the base suite unless --workloads).
       entry = manifest['algorithms'][name] = {
           **_protocol(name), 'time_to_target_sec': {}, 'failed': {}, 'wall_sec': wall}
+      _record_probe(manifest, name, probe, replace=True)
     else:
       # A scratch folder beside the stored runs: a failed run leaves the stored logs intact.
       scratch = tempfile.mkdtemp(prefix=f'.{name}-', dir=out_dir)
@@ -149,12 +187,13 @@ def main(argv):
                                       workloads)
       shutil.rmtree(scratch)
       entry = manifest['algorithms'][name]
+      _record_probe(manifest, name, probe, replace=False)
     entry['time_to_target_sec'].update({r.workload: r.time_to_target() for r in runs})
     entry['failed'] = {**{w: e for w, e in entry['failed'].items() if w not in workloads},
                        **{r.workload: r.error for r in runs if r.error}}
     entry.setdefault('workload_wall_sec', {}).update(
         {r.workload: round(r.wall_sec, 1) for r in runs})
-    if not workloads:
+    if fresh:
       entry['machine'] = _machine()
     elif _machine() != entry['machine']:  # Added runs from another machine say so.
       entry.setdefault('workload_machine', {}).update({r.workload: _machine() for r in runs})

@@ -24,13 +24,10 @@ import statistics
 import tempfile
 import time
 
-import jax
-import numpy as np
 import overhead_workloads
 from absl import app, flags
 
-from algoperf import isolation, runner, submission, trial_job, tuning
-from workloads import registry
+from algoperf import isolation, runner, speed_probe, submission, trial_job, tuning
 
 flags.DEFINE_list('workloads', ['mnist1d', 'fashion_mnist'], 'MLP workloads to measure.')
 flags.DEFINE_integer('steps', 3000, 'Measured steps per run.')
@@ -78,20 +75,10 @@ def time_isolated(name, sub, hp) -> float:
 
 
 def time_bare(name, sub, hp) -> float:
-  workload = registry.get_workload(name)
-  data_rng, opt_rng, model_rng, _ = jax.random.split(jax.random.PRNGKey(0), 4)
-  queue = workload._build_input_queue(data_rng, 'train', '', BATCH_SIZE)
-  params, model_state = workload.init_model_fn(model_rng)
-  opt_state, steps = sub.init_optimizer_state(workload, params, model_state, hp, opt_rng)
-  key = np.asarray(jax.random.PRNGKey(1))
-  params, model_state, opt_state, _, _ = steps.train(
-      params, model_state, opt_state, next(queue), key)
-  jax.block_until_ready(params)
+  del sub  # ReferenceStep loads the same NAdamW submission.
+  step = speed_probe.ReferenceStep(name, batch_size=BATCH_SIZE, hparams=hp)
   start = time.perf_counter()
-  for _ in range(FLAGS.steps):
-    params, model_state, opt_state, _, _ = steps.train(
-        params, model_state, opt_state, next(queue), key)
-  jax.block_until_ready((params, model_state, opt_state))
+  step.run(FLAGS.steps)
   return time.perf_counter() - start
 
 

@@ -133,3 +133,18 @@ def test_resume_with_the_same_run_continues(tmp_path):
   [outcome] = _run(_config(tmp_path, resume_last_run=True))
   assert outcome.error is None and outcome.summary['global_step'] == 20
   assert os.path.exists(os.path.join(log_dir, 'meta_data_1.json'))
+
+
+def test_a_hyperparameter_the_search_space_lacks_is_reported_before_training(tmp_path, caplog):
+  path = tmp_path / 'reads_warmup.py'
+  path.write_text(pathlib.Path(SGD).read_text().replace(
+      'def update_params(', 'def _unused(hyperparameters):\n'
+      '  return hyperparameters.warmup_factor\n\n\ndef update_params(', 1))
+  space = _space(tmp_path)
+  with caplog.at_level('WARNING', logger='algoperf'):
+    experiment.report_missing_hyperparameters(str(path), 'external', space)
+  assert any('warmup_factor' in r.getMessage() and space in r.getMessage()
+             for r in caplog.records)
+  with pytest.raises(experiment.submission.SubmissionError, match='warmup_factor'):
+    experiment.report_missing_hyperparameters(str(path), 'external', space, strict=True)
+  experiment.report_missing_hyperparameters(SGD, 'external', space, strict=True)  # reads none

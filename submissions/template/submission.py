@@ -71,6 +71,20 @@ def update_params(workload: spec.Workload, current_param_container: spec.Paramet
   step's key (use it for dropout); `eval_results` lists (step, metrics) of past evals;
   `train_state` is a read-only dict of runner bookkeeping (may be absent).
   """
+  # The loss and its gradient (`import jax`; reference_algorithms/common/train_step.py
+  # does the same): loss_fn sums over the real examples, so divide by their count.
+  # >>> loss snippet
+  # def mean_loss(params):
+  #   logits, new_model_state = workload.model_fn(
+  #       params, batch, model_state, spec.ForwardPassMode.TRAIN, rng,
+  #       update_batch_norm=True, dropout_rate=hyperparameters.dropout_rate)
+  #   losses = workload.loss_fn(
+  #       label_batch=batch['targets'], logits_batch=logits,
+  #       mask_batch=batch.get('weights'), label_smoothing=hyperparameters.label_smoothing)
+  #   return losses['summed'] / losses['n_valid_examples'], new_model_state
+  # (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(
+  #     current_param_container)
+  # <<< loss snippet
   raise NotImplementedError('update_params: compute gradients and apply your update.')
 
 

@@ -9,7 +9,8 @@ Data
 - Files used: `/usr/share/sword/modules/texts/ztext/engWEB2015eb/{ot,nt}.{bzs,bzz}`
   (4.2 MB compressed; 29 MB of OSIS XML; 4.99 MB of plain UTF-8 prose after markup and
   footnotes are removed). `--data_dir` may hold a copy of these four files, directly or
-  in `char_lm/` or `modules/texts/ztext/engWEB2015eb/` below it.
+  in `char_lm/` or `modules/texts/ztext/engWEB2015eb/` below it; when `--data_dir` is
+  given, the package's folder is not read (missing files there are an error).
 - Licence: public domain ("The World English Bible is in the Public Domain", Debian
   copyright file and the module's `DistributionLicense=Public Domain`); "World English
   Bible" is a trademark of eBible.org, and a changed text must not carry that name: the

@@ -29,9 +29,6 @@ APT_PACKAGE = 'sword-text-web'
 MODULE_PATH = os.path.join('modules', 'texts', 'ztext', 'engWEB2015eb')
 SYSTEM_DIR = os.path.join('/usr/share/sword', MODULE_PATH)
 TESTAMENTS = ('ot', 'nt')
-HOW_TO_GET = (
-    f'Install the Debian package (apt-get install {APT_PACKAGE}; files land in {SYSTEM_DIR}) '
-    'or copy that folder\'s ot.bzs, ot.bzz, nt.bzs and nt.bzz into --data_dir.')
 
 VOCAB_SIZE = 256  # Byte values of the UTF-8 text.
 SEQUENCE_LENGTH = 64
@@ -50,10 +47,18 @@ Arrays = dict[str, np.ndarray]
 # --- the SWORD zText files ---------------------------------------------------------------
 
 
+def how_to_get() -> str:
+  # Built per call: SYSTEM_DIR is read when the message is made (tests move it).
+  return (f'Install the Debian package (apt-get install {APT_PACKAGE}; files land in '
+          f'{SYSTEM_DIR}, read when no --data_dir is given) or copy that folder\'s ot.bzs, '
+          'ot.bzz, nt.bzs and nt.bzz into --data_dir.')
+
+
 def candidate_dirs(data_dir: str | None) -> list[str]:
-  dirs = ([os.path.join(data_dir, 'char_lm'), data_dir, os.path.join(data_dir, MODULE_PATH)]
-          if data_dir else [])
-  return dirs + [SYSTEM_DIR]
+  """Where the files are looked for: under `data_dir` only when one is given."""
+  if not data_dir:
+    return [SYSTEM_DIR]
+  return [os.path.join(data_dir, 'char_lm'), data_dir, os.path.join(data_dir, MODULE_PATH)]
 
 
 def _paths(directory: str) -> list[str]:
@@ -68,7 +73,9 @@ def find_module_dir(data_dir: str | None) -> str:
       return directory
   raise DatasetUnavailableError(
       f'World English Bible zText files ({", ".join(os.path.basename(p) for p in _paths(""))}) '
-      f'not found in any of {searched}. {HOW_TO_GET}')
+      f'not found in any of {searched}'
+      f'{" (the given --data_dir; no other place is read)" if data_dir else ""}. '
+      f'{how_to_get()}')
 
 
 def read_blocks(index_path: str, data_path: str) -> list[bytes]:
@@ -80,18 +87,18 @@ def read_blocks(index_path: str, data_path: str) -> list[bytes]:
   if len(index) % _INDEX_ENTRY.size:
     raise DatasetUnavailableError(
         f'Corrupt zText index {index_path}: {len(index)} bytes is not a multiple of '
-        f'{_INDEX_ENTRY.size}. {HOW_TO_GET}')
+        f'{_INDEX_ENTRY.size}. {how_to_get()}')
   blocks = []
   for offset, size, expected in _INDEX_ENTRY.iter_unpack(index):
     try:
       block = zlib.decompress(data[offset:offset + size])
     except zlib.error as e:
       raise DatasetUnavailableError(
-          f'Corrupt zText block at byte {offset} of {data_path}: {e}. {HOW_TO_GET}') from e
+          f'Corrupt zText block at byte {offset} of {data_path}: {e}. {how_to_get()}') from e
     if len(block) != expected:
       raise DatasetUnavailableError(
           f'Corrupt zText block at byte {offset} of {data_path}: {len(block)} bytes, index '
-          f'{index_path} says {expected}. {HOW_TO_GET}')
+          f'{index_path} says {expected}. {how_to_get()}')
     blocks.append(block)
   return blocks
 
@@ -121,7 +128,11 @@ def osis_to_text(markup: str) -> str:
 
 def read_text(data_dir: str | None) -> str:
   """The whole corpus as one string (Old Testament, then New)."""
-  directory = find_module_dir(data_dir)
+  return read_module(find_module_dir(data_dir))
+
+
+def read_module(directory: str) -> str:
+  """`read_text` of the folder `find_module_dir` returned."""
   parts = []
   for testament in TESTAMENTS:
     blocks = read_blocks(os.path.join(directory, testament + '.bzs'),
@@ -131,7 +142,7 @@ def read_text(data_dir: str | None) -> str:
     except UnicodeDecodeError as e:
       raise DatasetUnavailableError(
           f'Corrupt zText module in {directory} ({testament}): not UTF-8 ({e}). '
-          f'{HOW_TO_GET}') from e
+          f'{how_to_get()}') from e
   return osis_to_text(' '.join(parts))
 
 
@@ -176,11 +187,14 @@ def spread_subset(arrays: Arrays, num: int) -> Arrays:
 
 
 def load_splits(data_dir: str | None, num_eval_train: int, num_validation: int,
-                num_test: int, length: int = SEQUENCE_LENGTH) -> dict[str, Arrays]:
-  """Windows of every split; eval_train, validation and test are evenly spaced subsets."""
-  tokens = split_tokens(encode(read_text(data_dir)))
+                num_test: int, length: int = SEQUENCE_LENGTH
+                ) -> tuple[dict[str, Arrays], str]:
+  """Windows of every split (eval_train, validation and test are evenly spaced subsets),
+  and the folder the module was read from."""
+  directory = find_module_dir(data_dir)
+  tokens = split_tokens(encode(read_module(directory)))
   parts = {name: windows(values, length) for name, values in tokens.items()}
-  return {'train': parts['train'],
-          'eval_train': spread_subset(parts['train'], num_eval_train),
-          'validation': spread_subset(parts['validation'], num_validation),
-          'test': spread_subset(parts['test'], num_test)}
+  return ({'train': parts['train'],
+           'eval_train': spread_subset(parts['train'], num_eval_train),
+           'validation': spread_subset(parts['validation'], num_validation),
+           'test': spread_subset(parts['test'], num_test)}, directory)

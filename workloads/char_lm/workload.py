@@ -30,7 +30,7 @@ def token_mask(mask_batch, token_shape: tuple[int, ...]) -> jax.Array:
 
 @from_suite('char_lm')
 class CharLmWorkload(ClassificationWorkload):
-  """Data: `input_pipeline` (Debian package sword-text-web, or its files in --data_dir).
+  """Data: `input_pipeline` (its files in --data_dir when given, else Debian sword-text-web).
 
   Reuses the in-memory classification machinery (splits, train/eval queues, constants);
   a "class" is the next byte of each position. `n_valid_examples` counts tokens, and
@@ -71,8 +71,9 @@ class CharLmWorkload(ClassificationWorkload):
         mlp_dim=self.MLP_DIM, activation=self.ACTIVATION, post_norm=self.POST_NORM)
 
   def load_splits(self, data_dir):
-    return input_pipeline.load_splits(data_dir, self.NUM_EVAL_TRAIN, self.NUM_VALIDATION,
-                                      self.NUM_TEST)
+    splits, self.data_location = input_pipeline.load_splits(
+        data_dir, self.NUM_EVAL_TRAIN, self.NUM_VALIDATION, self.NUM_TEST)
+    return splits
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del aux_dropout_rate

@@ -46,8 +46,9 @@ def make_augment(mean, stddev):
 
 
 def load_splits(data_dir: str | None, mean, stddev, num_eval_train: int,
-                num_train: int = NUM_TRAIN) -> dict[str, dict[str, np.ndarray]]:
-  """'train' holds uint8 images (see `augment`); eval splits hold standardised float32."""
+                num_train: int = NUM_TRAIN) -> tuple[dict[str, dict[str, np.ndarray]], str]:
+  """'train' holds uint8 images (see `augment`); eval splits hold standardised float32.
+  Also returns the prepared dataset's folder."""
   builder = tfds_arrays.open_builder(TFDS_NAME, data_dir, workload_name='cifar')
 
   def standardized(arrays):
@@ -62,4 +63,4 @@ def load_splits(data_dir: str | None, mean, stddev, num_eval_train: int,
       'validation': standardized(tfds_arrays.load_split(builder, f'train[{num_train}:]',
                                                         KEYS)),
       'test': standardized(tfds_arrays.load_split(builder, 'test', KEYS)),
-  }
+  }, str(builder.data_path)

@@ -40,8 +40,10 @@ class CifarWorkload(ClassificationWorkload):
     return models.make_model()
 
   def load_splits(self, data_dir):
-    return input_pipeline.load_splits(data_dir, self.train_mean, self.train_stddev,
-                                      self.num_eval_train_examples, self.num_train_examples)
+    splits, self.data_location = input_pipeline.load_splits(
+        data_dir, self.train_mean, self.train_stddev, self.num_eval_train_examples,
+        self.num_train_examples)
+    return splits
 
   def train_augment(self):
     return input_pipeline.make_augment(self.train_mean, self.train_stddev)

@@ -49,6 +49,11 @@ class InMemoryWorkload(spec.Workload):
   EVAL_BATCH_SIZE: int
   DEFAULT_BATCH_SIZE: int
 
+  # Where the splits were read from, for the trial's meta data (a reader can tell which
+  # copy a run used): a directory, 'generated' or 'generated, cached at <path>'. Set by
+  # `load_splits`; None until the splits load.
+  data_location: str | None = None
+
   def __init__(self) -> None:
     super().__init__()
     self._splits: Splits | None = None
@@ -57,7 +62,11 @@ class InMemoryWorkload(spec.Workload):
 
   @abc.abstractmethod
   def load_splits(self, data_dir: str | None) -> Splits:
-    """Host arrays for 'train', 'eval_train', 'validation', 'test' ({'inputs','targets'})."""
+    """Host arrays for 'train', 'eval_train', 'validation', 'test' ({'inputs','targets'}).
+
+    Sets `data_location`. A `data_dir` that is given is the only place looked in: data
+    missing there raises `DatasetUnavailableError`, never a read of another copy.
+    """
 
   @abc.abstractmethod
   def _batch_metrics(self, params, model_state, batch) -> dict[str, Any]:

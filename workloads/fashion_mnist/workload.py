@@ -9,7 +9,7 @@ from workloads.fashion_mnist import input_pipeline, models
 
 @from_suite('fashion_mnist')
 class FashionMnistWorkload(ClassificationWorkload):
-  """Data: `input_pipeline` (IDX files from --data_dir or the Debian package)."""
+  """Data: `input_pipeline` (IDX files from --data_dir when given, else the Debian package)."""
 
   activation = 'relu'
   input_shape = (28, 28, 1)
@@ -30,7 +30,9 @@ class FashionMnistWorkload(ClassificationWorkload):
     return models.make_model(self.activation)
 
   def load_splits(self, data_dir):
-    return input_pipeline.load_splits(data_dir, self.train_mean, self.train_stddev)
+    splits, self.data_location = input_pipeline.load_splits(data_dir, self.train_mean,
+                                                            self.train_stddev)
+    return splits
 
 
 @from_suite('fashion_mnist_tanh')

@@ -16,8 +16,9 @@ KEYS = {'image': 'inputs', 'label': 'targets'}
 
 
 def load_splits(data_dir: str | None, mean: float, stddev: float,
-                num_train: int = NUM_TRAIN) -> dict[str, dict[str, np.ndarray]]:
-  """Standardised (N, 28, 28, 1) float32 images; pixels scaled to [0, 1] first."""
+                num_train: int = NUM_TRAIN) -> tuple[dict[str, dict[str, np.ndarray]], str]:
+  """Standardised (N, 28, 28, 1) float32 images (pixels scaled to [0, 1] first), and the
+  prepared dataset's folder."""
   builder = tfds_arrays.open_builder(TFDS_NAME, data_dir, workload_name='mnist')
 
   def split(tfds_split):
@@ -27,4 +28,4 @@ def load_splits(data_dir: str | None, mean: float, stddev: float,
 
   train = split(f'train[:{num_train}]')
   return {'train': train, 'eval_train': train, 'validation': split(f'train[{num_train}:]'),
-          'test': split('test')}
+          'test': split('test')}, str(builder.data_path)

@@ -36,5 +36,6 @@ class MnistWorkload(ClassificationWorkload):
     return models.make_model()
 
   def load_splits(self, data_dir):
-    return input_pipeline.load_splits(data_dir, self.train_mean, self.train_stddev,
-                                      self.num_train_examples)
+    splits, self.data_location = input_pipeline.load_splits(
+        data_dir, self.train_mean, self.train_stddev, self.num_train_examples)
+    return splits

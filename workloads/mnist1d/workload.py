@@ -9,7 +9,7 @@ from workloads.mnist1d import input_pipeline, models
 
 @from_suite('mnist1d')
 class Mnist1dWorkload(ClassificationWorkload):
-  """Data: `input_pipeline` (generated, cached under data_dir/mnist1d/ when given)."""
+  """Data: `input_pipeline` (generated; cached under data_dir/mnist1d/ or the user cache)."""
 
   activation = 'relu'
   input_shape = (input_pipeline.SEQUENCE_LENGTH,)
@@ -30,7 +30,9 @@ class Mnist1dWorkload(ClassificationWorkload):
     return models.make_model(self.activation)
 
   def load_splits(self, data_dir):
-    return input_pipeline.load_splits(data_dir, self.train_mean, self.train_stddev)
+    splits, self.data_location = input_pipeline.load_splits(data_dir, self.train_mean,
+                                                            self.train_stddev)
+    return splits
 
 
 @from_suite('mnist1d_gelu')

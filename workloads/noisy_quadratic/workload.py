@@ -73,6 +73,7 @@ class NoisyQuadraticWorkload(RegressionWorkload):
 
   def load_splits(self, data_dir):
     del data_dir  # Generated: no files.
+    self.data_location = 'generated'
     sizes = {'train': self.NUM_TRAIN, 'validation': self.NUM_VALIDATION,
              'test': self.NUM_TEST}
     splits = {name: problem.noise(n, self.DIM, self.NOISE_STD, self.DATA_SEED, stream)
