@@ -122,7 +122,8 @@ class _SpeedCheck:
             self.suite, self.names, self.get_workload, self.probe, 'external'),
         self.settings['num_tuning_trials'] * self.settings['num_studies'], self.config.name,
         runs, FLAGS.normalize_times,
-        os.path.join(self.config.experiment_dir, 'baselines_here'))
+        os.path.join(self.config.experiment_dir, 'baselines_here'),
+        score_run=self.config.experiment_dir)
 
   def print_notices(self, runs=()):
     from algoperf import speed_compare

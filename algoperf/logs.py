@@ -249,6 +249,8 @@ def meta_data(**trial_facts) -> dict[str, Any]:
       'platform': platform.platform(),
       'hostname': socket.gethostname(),
       'cpu_count': os.cpu_count(),
+      # How busy the machine was when the trial (or this attempt of it) started.
+      'load_average': list(os.getloadavg()) if hasattr(os, 'getloadavg') else None,
       'device_kind': devices[0].device_kind,
       'num_devices': len(devices),
       'git_commit': _git_commit(),

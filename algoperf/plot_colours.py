@@ -37,3 +37,19 @@ def colours_by_name(names: Sequence[str]) -> dict[str, tuple[tuple, int]]:
     styles[name] = (colour, seen.get(colour, 0))
     seen[colour] = styles[name][1] + 1
   return styles
+
+
+def unique_colours_by_name(names: Sequence[str]) -> dict[str, tuple]:
+  """Per name a colour of its own: `colour_of(name)`, or, where an earlier name (sorted) has
+  taken it, the next free one of the 20. For figures that tell series apart by colour alone;
+  a name keeps its colour across runs unless it collides, and never depends on order."""
+  palette = distinct_colours(2 * ROUND)
+  taken: set[tuple] = set()
+  colours = {}
+  for name in sorted(set(names)):
+    start = palette.index(colour_of(name))
+    free = [palette[(start + k) % len(palette)] for k in range(len(palette))
+            if palette[(start + k) % len(palette)] not in taken]
+    colours[name] = free[0] if free else colour_of(name)
+    taken.add(colours[name])
+  return colours

@@ -165,15 +165,19 @@ def compare(probe: Mapping[str, Any], reference: Reference,
 
 
 def regenerate_command(algorithms: Sequence[str], workloads: Sequence[str],
-                       output_dir: str) -> str:
+                       output_dir: str, score_run: str | None = None) -> str:
+  """The one command that re-records `algorithms` on this machine and, with `score_run`
+  (a run_suite.py --experiment_dir), scores that run against them: like-for-like."""
   return (f'python baselines/regenerate.py --algorithms={",".join(algorithms)} '
-          f'--workloads={",".join(workloads)} --output_dir={output_dir}')
+          f'--workloads={",".join(workloads)} --output_dir={output_dir}'
+          + (f' --score_run={score_run}' if score_run else ''))
 
 
 def speed_notice(probe: Mapping[str, Any] | None, reference: Reference | None,
                  workloads: Sequence[str], rerecord: Sequence[str] = ('nadamw',),
                  rerecord_dir: str = 'my_baselines',
-                 estimate_sec: Mapping[str, float] | None = None) -> Notice:
+                 estimate_sec: Mapping[str, float] | None = None,
+                 score_run: str | None = None) -> Notice:
   """The box shown before the suite, under the terminal leaderboard and atop the HTML."""
   if probe is None:
     return ('Machine speed NOT MEASURED (no probe: --probe=off, or a --max_global_steps run)', [
@@ -209,10 +213,15 @@ def speed_notice(probe: Mapping[str, Any] | None, reference: Reference | None,
   lines += ['', 'Options:',
             '(a) --normalize_times: also show hardware-normalised times (an approximation: '
             'time / factor; algorithms with costlier steps scale differently).',
-            '(b) re-record the baselines on this machine, then score against them:',
-            '    ' + regenerate_command(rerecord, off, rerecord_dir)
-            + (f'   (estimate: ~{_minutes(rerecord_sec)})' if rerecord_sec else ''),
-            f'    python run_suite.py ... --baselines_dir={rerecord_dir}/runs']
+            '(b) re-record the baselines on this machine and score against them, in one '
+            'command' + (f' (estimate: ~{_minutes(rerecord_sec)})' if rerecord_sec else '')
+            + ':',
+            '    ' + regenerate_command(rerecord, off, rerecord_dir, score_run)]
+  if score_run:
+    lines.append(f'    (the like-for-like leaderboard goes to {score_run}/'
+                 'leaderboard_like_for_like/)')
+  else:
+    lines.append(f'    then: python run_suite.py ... --baselines_dir={rerecord_dir}/runs')
   return title, lines
 
 
@@ -282,7 +291,8 @@ class WallEstimator:
 def suite_notices(probe: Mapping[str, Any] | None, baselines_dir: str | None,
                   workloads: Sequence[str], per_trial: Mapping[str, float], trials: int,
                   submission_name: str, runs: Sequence[Any] = (), normalize: bool = False,
-                  rerecord_dir: str = 'my_baselines') -> list[Notice]:
+                  rerecord_dir: str = 'my_baselines',
+                  score_run: str | None = None) -> list[Notice]:
   """The notices of a suite run (`runs`: its finished WorkloadRuns, empty before it starts).
 
   Re-recording estimates are regenerate.py's 5 trials x the per-trial estimate, corrected
@@ -298,7 +308,8 @@ def suite_notices(probe: Mapping[str, Any] | None, baselines_dir: str | None,
   estimate = {w: per_trial[w] * REGENERATE_TRIALS * estimator.correction for w in per_trial}
   rerecord = ([submission_name] if reference and submission_name in reference.algorithms
               else ['nadamw'])
-  notices = [speed_notice(probe, reference, workloads, rerecord, rerecord_dir, estimate)]
+  notices = [speed_notice(probe, reference, workloads, rerecord, rerecord_dir, estimate,
+                          score_run)]
   if normalize and runs and probe is not None and reference is not None:
     notices.append(normalised_notice(compare(probe, reference, workloads),
                                      {r.workload: r.time_to_target() for r in runs}))

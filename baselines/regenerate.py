@@ -74,7 +74,14 @@ flags.DEFINE_bool('rescore', False,
 flags.DEFINE_string('output_dir', None,
                     'Where the manifest and runs/ go (default: baselines/<suite version> in '
                     'this repository, the stored baselines).')
+flags.DEFINE_string('data_dir', '', 'Dataset location (default: each workload\'s own).')
+flags.DEFINE_string('score_run', None,
+                    'After recording, score the suite run in this --experiment_dir of '
+                    'run_suite.py against the baselines just recorded (use with --output_dir): '
+                    'the like-for-like comparison, written to <score_run>/'
+                    'leaderboard_like_for_like/.')
 FLAGS = flags.FLAGS
+LIKE_FOR_LIKE = 'leaderboard_like_for_like'
 
 
 def _prune_checkpoints(directory: str) -> None:
@@ -147,7 +154,8 @@ def main(argv):
   out_dir = os.path.abspath(FLAGS.output_dir or os.path.join(ROOT, 'baselines',
                                                               suite.benchmark_version))
   runs_dir = os.path.join(out_dir, suite_runner.RUNS)
-  data_dir = os.path.join(out_dir, 'data')
+  # Each workload's own data location (a given --data_dir would be the only place read).
+  data_dir = FLAGS.data_dir
   manifest_path = os.path.join(out_dir, MANIFEST)
   manifest = logs.read_json(manifest_path) if os.path.exists(manifest_path) else {
       'suite': suite.benchmark_version, 'algorithms': {}}
@@ -174,7 +182,8 @@ def main(argv):
   for name in FLAGS.algorithms:
     fresh = not workloads or name not in manifest['algorithms']
     if fresh:  # Also --workloads for an algorithm not stored here (a new --output_dir).
-      _, runs, wall = _run(suite, name, runs_dir, data_dir, workloads)
+      # Into <out_dir>/runs/<name>, where the scorer and --workloads look for it.
+      _, runs, wall = _run(suite, name, out_dir, data_dir, workloads)
       # wall_sec: the whole run (the base suite unless --workloads).
       entry = manifest['algorithms'][name] = {
           **_protocol(name), 'time_to_target_sec': {}, 'failed': {}, 'wall_sec': wall}
@@ -198,8 +207,22 @@ def main(argv):
     elif _machine() != entry['machine']:  # Added runs from another machine say so.
       entry.setdefault('workload_machine', {}).update({r.workload: _machine() for r in runs})
     logs.write_json(manifest_path, manifest)
-  shutil.rmtree(data_dir, ignore_errors=True)
   print(json.dumps(manifest, indent=2))
+  if FLAGS.score_run:
+    _score_like_for_like(suite, FLAGS.score_run, runs_dir)
+
+
+def _score_like_for_like(suite: suite_lib.Suite, experiment_dir: str, runs_dir: str) -> None:
+  """Score a suite run (`run_suite.py --experiment_dir`) against the baselines just recorded
+  on this machine: the like-for-like leaderboard, beside the run's own."""
+  output_dir = os.path.join(experiment_dir, LIKE_FOR_LIKE)
+  result, _ = suite_runner.score_suite(suite, experiment_dir, runs_dir, output_dir=output_dir,
+                                       analyse=False)
+  from algoperf import scoring
+  print('\nLike-for-like (baselines recorded on this machine):\n'
+        + scoring.terminal_table(result, highlight=suite_runner.own_runs(
+            result.scores['submission'])))
+  print(f'\nLeaderboard: {os.path.join(output_dir, "leaderboard.html")}')
 
 
 if __name__ == '__main__':

@@ -102,8 +102,21 @@ def test_a_slower_machine_is_said_to_be_slower_with_its_factor(baselines):
   assert 'without a probe of their own recording machine: adam, nadamw' in out
   assert '--normalize_times' in out
   # The re-recording command, with the estimate over the off workloads (600 + 300 s).
+  assert 'in one command (estimate: ~15 min)' in out
   assert ('python baselines/regenerate.py --algorithms=nadamw '
-          '--workloads=mnist1d,noisy_quadratic --output_dir=here   (estimate: ~15 min)') in out
+          '--workloads=mnist1d,noisy_quadratic --output_dir=here') in out
+
+
+def test_the_like_for_like_command_scores_the_run_against_the_re_recorded_baselines():
+  """The notice's one command: regenerate.py with --score_run re-records, then scores the
+  user's suite run against the baselines it just recorded."""
+  title, lines = speed_compare.speed_notice(
+      _probe(slowdown=2.8), speed_compare.Reference({'mnist1d': 1500.0}, set(),
+                                                     {'mnist1d': 'logs'}),
+      ['mnist1d'], ['nadamw'], 'exp/baselines_here', {'mnist1d': 60.0}, score_run='exp')
+  assert ('python baselines/regenerate.py --algorithms=nadamw --workloads=mnist1d '
+          '--output_dir=exp/baselines_here --score_run=exp') in '\n'.join(lines)
+  assert 'exp/leaderboard_like_for_like/' in '\n'.join(lines)
 
 
 def test_the_html_leaderboard_shows_the_notice_in_a_box_at_the_top(baselines):
@@ -192,3 +205,9 @@ def test_the_stored_baselines_are_compared_by_their_recording_machines_own_step_
   title, lines = speed_compare.speed_notice(probe, reference, ['mnist1d'])
   assert 'NOT like-for-like' in title
   assert '4.00x slower' in lines[0] and 'stored nadamw logs' in '\n'.join(lines)
+
+
+def test_each_trials_meta_data_records_the_machines_load():
+  from algoperf import logs
+  facts = logs.meta_data(workload='toy')
+  assert len(facts['load_average']) == 3 and facts['cpu_count'] >= 1

@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from algoperf.analysis.curves import X_AXES
-from algoperf.plot_colours import distinct_colours
+from algoperf.plot_colours import unique_colours_by_name
 from algoperf.scoring.targets import WorkloadTarget
 
 SPLIT_STYLES = {'validation': '-', 'train': '--'}
@@ -45,7 +45,7 @@ def curves_figure(workload: str, target: WorkloadTarget, curves: pd.DataFrame) -
   """
   names = quantities(target)
   series = list(dict.fromkeys(curves['series']))
-  colors = dict(zip(series, distinct_colours(len(series)), strict=True))
+  colors = unique_colours_by_name(series)
   fig = Figure(figsize=(12, 1.2 + 3.8 * len(names)), layout='constrained')
   axes = fig.subplots(len(names), len(X_AXES), squeeze=False)
   target_handle = None
@@ -120,7 +120,7 @@ def sensitivity_figure(workload: str, target: WorkloadTarget, points: pd.DataFra
     return None
   column = f'validation_{value}'
   series = list(dict.fromkeys(points['series']))
-  colors = dict(zip(series, distinct_colours(len(series)), strict=True))
+  colors = unique_colours_by_name(series)
   ncols = min(3, len(names))
   nrows = math.ceil(len(names) / ncols)
   fig = Figure(figsize=(max(7.5, 4.6 * ncols), 1.6 + 3.6 * nrows), layout='constrained')
