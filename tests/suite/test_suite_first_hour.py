@@ -38,8 +38,11 @@ def test_ctrl_c_is_clean_and_the_same_command_resumes(tmp_path):
   args = _suite_args(tmp_path, NADAMW / 'submission.py',
                      NADAMW / 'tuning_search_space_fixed.json', '--num_tuning_trials=1',
                      '--max_global_steps=200000')
+  # SIGINT as a terminal delivers it; a test runner started in the background (as CI may
+  # be) hands its children SIGINT ignored, and Python then never raises KeyboardInterrupt.
   proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+                          text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   checkpoints = (tmp_path / 'runs' / 'nadamw' / 'lite_v1' / 'study_0' / 'noisy_quadratic_jax'
                  / 'trial_1' / 'checkpoints')
   deadline = time.time() + 240
