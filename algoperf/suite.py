@@ -143,14 +143,9 @@ def suite_from_dict(data: Mapping[str, Any], path: str) -> Suite:
 def load_suite(name_or_path: str = LITE) -> Suite:
   """A shipped suite by name (`lite_v1`) or a definition file by path."""
   try:
-    path = targets_lib.resolve_targets_path(name_or_path)
+    path, data = targets_lib.read_targets_file(name_or_path)
   except targets_lib.TargetsFileError as e:
     raise SuiteError(str(e)) from e
-  try:
-    with open(path) as f:
-      data = json.load(f)
-  except json.JSONDecodeError as e:
-    raise SuiteError(f'{path}: not valid JSON ({e})') from e
   return suite_from_dict(data, path)
 
 

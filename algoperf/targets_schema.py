@@ -213,11 +213,16 @@ def resolve_targets_path(name_or_path: str) -> str:
                          f'shipped files {builtin_targets()}')
 
 
-def load_targets(name_or_path: str) -> BenchmarkTargets:
+def read_targets_file(name_or_path: str) -> tuple[str, Any]:
+  """(path, decoded JSON) of a shipped targets file by name, or of a file by path."""
   path = resolve_targets_path(name_or_path)
   try:
     with open(path) as f:
-      data = json.load(f)
+      return path, json.load(f)
   except json.JSONDecodeError as e:
     raise TargetsFileError(f'{path}: not valid JSON ({e})') from e
+
+
+def load_targets(name_or_path: str) -> BenchmarkTargets:
+  path, data = read_targets_file(name_or_path)
   return targets_from_dict(data, path)
