@@ -81,6 +81,10 @@ flags.DEFINE_enum('probe', 'auto', ['auto', 'on', 'off'],
 flags.DEFINE_boolean('normalize_times', False,
                      'Also show hardware-normalised times to target (an approximation: '
                      'scaled by the per-workload probe factor), in a separate section.')
+flags.DEFINE_enum('legacy_pmap', 'auto', ['auto', 'on', 'off'],
+                  'AlgoPerf v0.5 (pmap) submissions: replicated state and per-device '
+                  'batches. auto: when the submission imports algorithmic_efficiency or uses '
+                  'jax.pmap / flax.jax_utils.replicate (docs/legacy_submissions.md).')
 FLAGS = flags.FLAGS
 
 DEFAULT_FIXED_SPACE = os.path.join('reference_algorithms', 'nadamw',
@@ -161,7 +165,8 @@ def main(argv):
       data_dir=os.path.abspath(os.path.expanduser(FLAGS.data_dir)) if FLAGS.data_dir else '',
       max_global_steps=FLAGS.max_global_steps,
       save_checkpoints=FLAGS.save_checkpoints, overwrite=FLAGS.overwrite,
-      show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress])
+      show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress],
+      legacy_pmap=FLAGS.legacy_pmap)
   settings = suite_runner.resolved(config, suite)
   print(f'Suite {suite.benchmark_version}: {config.name} '
         f'({settings["tuning_ruleset"]} ruleset, {settings["num_studies"]} study(ies) x '

@@ -19,7 +19,8 @@ import sys
 
 from absl import app, flags
 
-from algoperf import cli_usage
+from algoperf import algoperf_flags, cli_usage
+from algoperf.trace import TRACE_FIRST_STEP, TRACE_NUM_STEPS
 
 # Heavy modules (JAX, Orbax, SciPy) are imported in main(), so --help and flag errors are fast.
 RULESETS = ('external', 'self')  # algoperf.tuning.RULESETS, checked by a test
@@ -47,20 +48,15 @@ flags.DEFINE_integer('hparam_start_index', None,
                      'First trial index (0-based, inclusive) this process runs.')
 flags.DEFINE_integer('hparam_end_index', None,
                      'Trial index (0-based, exclusive) where this process stops.')
-flags.DEFINE_boolean('fixed_space', False,
-                     'Accepted for AlgoPerf compatibility; a list-form search space is '
-                     'detected from the file.')
 flags.DEFINE_string('data_dir', '', 'Dataset location. When given, it is the only place '
                     'a workload reads files from (missing files are an error); default: '
                     'each workload\'s own location (Debian package folders, TFDS\'s default; '
                     'MNIST-1D is generated and cached under $ALGOPERF_CACHE_DIR, default '
                     '~/.cache/algoperf).')
-flags.DEFINE_string('imagenet_v2_data_dir', None, 'Accepted for AlgoPerf compatibility.')
-flags.DEFINE_string('librispeech_tokenizer_vocab_path', '',
-                    'Accepted for AlgoPerf compatibility.')
+flags.DEFINE_string('imagenet_v2_data_dir', None,
+                    'ImageNet-v2 location, passed to the workload\'s eval (AlgoPerf flag).')
 flags.DEFINE_enum('framework', 'jax', ['jax', 'pytorch'],
                   'Only jax is implemented; pytorch is rejected with an error.')
-flags.DEFINE_boolean('torch_compile', True, 'Accepted for AlgoPerf compatibility.')
 flags.DEFINE_string('experiment_dir', 'experiments', 'Root directory of all experiments.')
 flags.DEFINE_string('experiment_name', None,
                     'Experiment folder name (default: the submission folder name).')
@@ -75,8 +71,6 @@ flags.DEFINE_boolean('resume_last_run', False,
                      'ones are kept, interrupted ones resume from their checkpoint.')
 flags.DEFINE_boolean('overwrite', False,
                      'Delete the existing trial folders this run would write, then start.')
-flags.DEFINE_boolean('use_wandb', False, 'Not supported; accepted for compatibility.')
-flags.DEFINE_boolean('profile', False, 'Not supported; accepted for compatibility.')
 flags.DEFINE_enum('progress', 'auto', ['auto', 'on', 'off'],
                   'Live progress line on stderr (auto: only on a terminal).')
 flags.DEFINE_boolean('isolate_trials', True,
@@ -91,6 +85,21 @@ flags.DEFINE_boolean('strict', False,
 flags.DEFINE_float('watchdog_margin_sec', 60.0,
                    'The watchdog kills a trial whose submission code has run longer than '
                    'its budget + 10% + this many seconds (a step that never returns).')
+flags.DEFINE_boolean('skip_evals', False,
+                     'As AlgoPerf: no evaluation during training, only the final one when '
+                     'the trial ends (to time or profile steps). The trial runs to its '
+                     'budget or --max_global_steps, since no eval can find a target early.')
+flags.DEFINE_boolean('capture_jax_trace', False,
+                     'Write a jax.profiler trace (TensorBoard/Perfetto) of steps '
+                     f'{TRACE_FIRST_STEP}-{TRACE_FIRST_STEP + TRACE_NUM_STEPS - 1} to '
+                     '<trial folder>/jax_trace. The profiler\'s overhead is billed like '
+                     'any other work, so do not score a traced run.')
+flags.DEFINE_enum('legacy_pmap', 'auto', ['auto', 'on', 'off'],
+                  'AlgoPerf v0.5 (pmap) submissions: hand params and state replicated with '
+                  'a leading device axis and batches as (devices, per-device batch, ...). '
+                  'auto: when the submission imports algorithmic_efficiency or uses '
+                  'jax.pmap / flax.jax_utils.replicate (docs/legacy_submissions.md).')
+algoperf_flags.define_no_effect_flags()
 FLAGS = flags.FLAGS
 
 
@@ -104,6 +113,9 @@ def main(argv):
     raise app.UsageError('Only --framework=jax is implemented.')
   if not FLAGS.submission_path or not FLAGS.workload:
     raise app.UsageError('--submission_path and --workload are required.')
+  notice = algoperf_flags.no_effect_notice()
+  if notice:
+    print(notice, file=sys.stderr)
   from algoperf import experiment, isolation, submission, tuning
   from workloads import registry
   try:
@@ -132,6 +144,8 @@ def main(argv):
         flags=FLAGS.flag_values_dict(),
         show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress],
         isolate_trials=FLAGS.isolate_trials, strict=FLAGS.strict,
+        skip_evals=FLAGS.skip_evals, capture_jax_trace=FLAGS.capture_jax_trace,
+        legacy_pmap=FLAGS.legacy_pmap,
         watchdog=isolation.WatchdogLimits(margin_sec=FLAGS.watchdog_margin_sec))
     outcomes = experiment.run_experiment(
         config, registry.workload_class(FLAGS.workload),

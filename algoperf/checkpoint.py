@@ -21,7 +21,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 CHECKPOINT_SUBDIR = 'checkpoints'
-_TMP_SUFFIX = ocp.path.atomicity_types.TMP_DIR_SUFFIX  # '.orbax-checkpoint-tmp'
+# Older Orbax (0.11.23, the v0.5 set's: constraints/algoperf-v0.5.txt) has no
+# atomicity_types.TMP_DIR_SUFFIX; the suffix itself is the same.
+_TMP_SUFFIX = getattr(ocp.path.atomicity_types, 'TMP_DIR_SUFFIX', '.orbax-checkpoint-tmp')
 _OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)")
 
 

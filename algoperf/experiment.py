@@ -12,7 +12,16 @@ import os
 import shutil
 from typing import Any
 
-from algoperf import checkpoint, compliance, isolation, logs, submission, trial_job, tuning
+from algoperf import (
+  checkpoint,
+  compliance,
+  isolation,
+  legacy_pmap,
+  logs,
+  submission,
+  trial_job,
+  tuning,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +80,11 @@ class ExperimentConfig:
   strict: bool = False
   # False when the caller has checked the submission already (a suite, once for all).
   check_submission: bool = True
+  # AlgoPerf's --skip_evals and --capture_jax_trace (runner.TrialConfig).
+  skip_evals: bool = False
+  capture_jax_trace: bool = False
+  # AlgoPerf v0.5's pmap calling convention: 'auto', 'on' or 'off' (algoperf.legacy_pmap).
+  legacy_pmap: str = 'auto'
 
   def __post_init__(self):
     _check_config(self)
@@ -86,6 +100,9 @@ def _check_config(config: ExperimentConfig) -> None:
   positive_int('num_studies', config.num_studies)
   positive_int('num_tuning_trials', config.num_tuning_trials)
   positive_int('max_global_steps', config.max_global_steps, allow_none=True)
+  if config.legacy_pmap not in legacy_pmap.MODES:
+    raise ExperimentError(f'--legacy_pmap must be one of {", ".join(legacy_pmap.MODES)}, '
+                          f'got {config.legacy_pmap!r}.')
   if config.resume_last_run and config.overwrite:
     raise ExperimentError('--overwrite and --resume_last_run contradict each other: '
                           'choose one (overwrite deletes the logs resume would continue).')
@@ -223,7 +240,7 @@ def check_submission(path: str, isolated: bool = True, strict: bool = False) -> 
   cannot take this one with it."""
   report_compliance(path, strict)
   if not isolated:
-    submission.load_submission(path)
+    submission.load_submission(path).unload()
     return
   error = isolation.check_in_process_of_its_own(path)
   if error is not None:
@@ -278,7 +295,9 @@ def _trial_job(config: ExperimentConfig, plan: tuning.TrialPlan, log_dir: str,
       max_global_steps=config.max_global_steps, save_checkpoints=config.save_checkpoints,
       keep_all_checkpoints=config.save_intermediate_checkpoints,
       resume=config.resume_last_run and checkpoint.latest_step(log_dir) is not None,
-      flags=config.flags, show_progress=config.show_progress)
+      flags=config.flags, show_progress=config.show_progress,
+      skip_evals=config.skip_evals, capture_jax_trace=config.capture_jax_trace,
+      legacy_pmap=config.legacy_pmap)
 
 
 def _check_resumable(config: ExperimentConfig, plans: list[tuning.TrialPlan]) -> None:
@@ -303,6 +322,11 @@ def _check_resumable(config: ExperimentConfig, plans: list[tuning.TrialPlan]) ->
     recorded_hparams = meta.get('hyperparameters')
     if recorded_hparams is not None and hparams is not None and recorded_hparams != hparams:
       differences.append(f'search-space point {recorded_hparams} vs {hparams}')
+    recorded_convention = meta.get('calling_convention')
+    convention = legacy_pmap.convention_name(config.legacy_pmap, config.submission_path)
+    if recorded_convention not in (None, convention):
+      differences.append(f'calling convention {recorded_convention!r} vs {convention!r} '
+                         f'(--legacy_pmap={config.legacy_pmap})')
     step = checkpoint.latest_step(log_dir)
     if (step is not None and config.max_global_steps is not None
         and config.max_global_steps < step and not os.path.exists(

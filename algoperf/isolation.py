@@ -185,6 +185,18 @@ def check_in_process_of_its_own(submission_path: str,
       'before the trial finished', 'while the submission was loaded')
 
 
+def _child_environment() -> dict[str, str]:
+  """This environment, with this copy of algoperf first on PYTHONPATH: the trial process
+  must import the same code as its parent, also when the parent found it only through its
+  script's folder (`python /path/to/submission_runner.py` run elsewhere, not installed)."""
+  import algoperf
+  project_root = os.path.dirname(os.path.dirname(os.path.abspath(algoperf.__file__)))
+  env = dict(os.environ)
+  env['PYTHONPATH'] = os.pathsep.join(
+      [project_root] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+  return env
+
+
 def _run_in_process(task, budget_sec: float, limits: WatchdogLimits) -> _ProcessEnd:
   """Run `task.run(events)` in a new process under the watchdog; how the process ended."""
   try:
@@ -198,7 +210,8 @@ def _run_in_process(task, budget_sec: float, limits: WatchdogLimits) -> _Process
   read_fd, write_fd = os.pipe()
   proc = subprocess.Popen(
       [sys.executable, '-m', 'algoperf.isolation', str(write_fd), str(os.getpid())],
-      stdin=subprocess.PIPE, pass_fds=(write_fd,), start_new_session=True)
+      stdin=subprocess.PIPE, pass_fds=(write_fd,), start_new_session=True,
+      env=_child_environment())
   os.close(write_fd)
   try:
     proc.stdin.write(payload)

@@ -19,14 +19,19 @@ def get_mesh() -> jax.sharding.Mesh:
   return jax.sharding.Mesh(jax.devices(), (BATCH_AXIS,))
 
 
-def get_replicate_sharding() -> NamedSharding:
-  """Sharding that keeps a full copy on every device."""
-  return NamedSharding(get_mesh(), P())
+def get_replicate_sharding(mesh: jax.sharding.Mesh | None = None) -> NamedSharding:
+  """Sharding that keeps a full copy on every device (of `mesh`, default `get_mesh()`)."""
+  return NamedSharding(mesh or get_mesh(), P())
 
 
-def get_batch_dim_sharding() -> NamedSharding:
-  """Sharding that splits the leading (batch) axis across devices."""
-  return NamedSharding(get_mesh(), P(BATCH_AXIS))
+def get_batch_dim_sharding(mesh: jax.sharding.Mesh | None = None) -> NamedSharding:
+  """Sharding that splits the leading (batch) axis across devices (of `mesh`)."""
+  return NamedSharding(mesh or get_mesh(), P(BATCH_AXIS))
+
+
+# The optional `mesh` argument and this name come from AlgoPerf's development history
+# between v0.5 and v0.6; public leaderboard submissions written then call them.
+get_batch_sharding = get_batch_dim_sharding
 
 
 def shard_along_batch_dim(x):

@@ -55,6 +55,11 @@ def write_json(path: str, obj: Any) -> None:
   _replace_with(path, text.encode('utf-8'))
 
 
+def write_bytes(path: str, data: bytes) -> None:
+  """Write a binary file atomically (temp file + rename), like `write_json`."""
+  _replace_with(path, data)
+
+
 def _create_temp(path: str) -> tuple[str, int]:
   """Create a fresh temp file beside `path`; return its name and a write-only descriptor.
 

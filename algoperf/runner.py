@@ -27,10 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algoperf import checkpoint, logs, progress, spec, tuning, workload_view
+from algoperf import checkpoint, fault, legacy_pmap, logs, progress, spec, tuning, workload_view
+from algoperf.budget import within_budget
 from algoperf.clock import StepSync, Stopwatch, SubmissionClock, ready_token
 from algoperf.submission import Submission, SubmissionError, is_users_interrupt
 from algoperf.terms import TrialTerms
+from algoperf.trace import StepTrace
 from algoperf.trial_job import NO_WATCH, Watch
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,13 @@ class TrialConfig:
   # `workload.eval_model`, bound before any submission code ran (so a patch of the
   # workload's class cannot replace it); None binds it when the trial starts.
   eval_model: Any = None
+  # AlgoPerf's --skip_evals: no eval until the trial ends.
+  skip_evals: bool = False
+  # AlgoPerf's --capture_jax_trace: a profiler trace of a few steps in the trial folder.
+  capture_jax_trace: bool = False
+  # AlgoPerf v0.5's pmap calling convention (replicated state, per-device batches):
+  # 'auto' (read from the submission's source), 'on' or 'off' (algoperf/legacy_pmap.py).
+  legacy_pmap: str = 'auto'
 
 
 @dataclasses.dataclass
@@ -100,7 +109,10 @@ class TrialResult:
 
   def summary(self) -> dict[str, Any]:
     skip = {'params', 'optimizer_state', 'model_state', 'eval_results'}
-    out = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+    # Not dataclasses.asdict: it deep-copies the skipped states too, and older JAX (the
+    # pinned sets of docs/environments.md) cannot copy a jitted function's Device.
+    out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+           if f.name not in skip}
     out['num_evals'] = len(self.eval_results)
     return out
 
@@ -164,7 +176,8 @@ def _all_finite(tree) -> jax.Array:
 
 
 def _fresh_train_state() -> dict[str, Any]:
-  # AlgoPerf's keys, plus when the last eval happened on the submission clock.
+  # AlgoPerf's keys (docs/runner_rules.md lists what each holds and when it changes), plus
+  # when the last eval happened on the submission clock and the times to target.
   return {
       'validation_goal_reached': False,
       'test_goal_reached': False,
@@ -197,7 +210,8 @@ def _check_update_return(submission: Submission, result, reference_structure, st
         f'step {step}: {structure} vs {reference_structure[0]}.')
   shapes = [getattr(x, 'shape', None) for x in jax.tree.leaves(params)]
   if shapes != reference_structure[1]:
-    raise submission.error(function, f'returned params with changed shapes at step {step}.')
+    raise submission.error(function, f'returned params with changed shapes at step {step}.'
+                           + legacy_pmap.shape_mismatch_hint(shapes, reference_structure[1]))
   return tuple(result)
 
 
@@ -217,7 +231,8 @@ def _call_submission(submission: Submission, function: str, step: int, fn, *args
     rule = ('; a submission must not end or interrupt the process'
             if isinstance(e, SystemExit | KeyboardInterrupt) else '')
     raise submission.error(
-        function, f'raised {type(e).__name__} at step {step}: {e}{rule}') from e
+        function, f'raised {type(e).__name__} at step {step}: {e}{rule}'
+        f'{fault.describe(e, submission.root)}{legacy_pmap.notes(e)}') from e
 
 
 @dataclasses.dataclass
@@ -240,18 +255,23 @@ def _trial_keys(seed: int):
   return jax.random.split(jax.random.PRNGKey(seed), 4)
 
 
-def _set_up(config: TrialConfig, view) -> _TrialStart:
-  """Untimed set-up (rule 1): input queue, model, optimizer state, checkpoint restore."""
+def _set_up(config: TrialConfig, view,
+            convention: legacy_pmap.Convention = legacy_pmap.DEFAULT) -> _TrialStart:
+  """Untimed set-up (rule 1): input queue, model, optimizer state, checkpoint restore.
+
+  Params, model state and train batches are in the submission's calling convention's form
+  from here on (the identity but in legacy pmap mode)."""
   workload, submission, hp = config.workload, config.submission, config.hyperparameters
   data_rng, opt_init_rng, model_init_rng, _ = _trial_keys(config.seed)
-  input_queue = _resumable(workload._build_input_queue(
-      data_rng, 'train', data_dir=config.data_dir, global_batch_size=config.global_batch_size))
+  input_queue = convention.input_queue(_resumable(workload._build_input_queue(
+      data_rng, 'train', data_dir=config.data_dir, global_batch_size=config.global_batch_size)))
   params, model_state = workload.init_model_fn(
       model_init_rng, getattr(hp, 'dropout_rate', None), getattr(hp, 'aux_dropout_rate', None))
   if config.submission_workload is not None:
     workload_view.init_submission_model(
         workload, config.submission_workload, model_init_rng,
         getattr(hp, 'dropout_rate', None), getattr(hp, 'aux_dropout_rate', None))
+  params, model_state = convention.to_submission(params, model_state)
   config.watch.run(0.0)  # Untimed, but submission code: the watchdog counts it.
   optimizer_state = _call_submission(
       submission, 'init_optimizer_state', 0, submission.init_optimizer_state,
@@ -316,6 +336,11 @@ def _runner_io(what: str, log_dir: str | None):
 
 def run_trial(config: TrialConfig) -> TrialResult:
   """Train `config.submission` on `config.workload` until a stopping rule fires."""
+  # The submission's calling convention (AlgoPerf v0.6's, or v0.5's pmap form); its errors
+  # carry a hint when they look like a submission run in the other one.
+  convention = legacy_pmap.for_trial(config.legacy_pmap, config.submission.path)
+  config = dataclasses.replace(config, submission=convention.adapt(config.submission),
+                               facts={**config.facts, 'calling_convention': convention.name})
   workload, submission, hp = config.workload, config.submission, config.hyperparameters
   terms = config.terms or TrialTerms.of(workload)
   wall_start = time.perf_counter()
@@ -327,9 +352,8 @@ def run_trial(config: TrialConfig) -> TrialResult:
                        else workload_view.SubmissionMetricsLogger(metrics_logger))
   # What the submission gets as `workload`: its own instance (if any) through a view that
   # keeps held-out data, evaluation and the runner's logs out of reach.
-  view = workload_view.SubmissionWorkload(config.submission_workload or config.workload,
-                                          submission_logger)
-  start = _set_up(config, view)
+  view = convention.view(config.submission_workload or config.workload, submission_logger)
+  start = _set_up(config, view, convention)
   if submission_logger is not None:
     submission_logger.set_preemption_count(start.preemption_count)
   _open_logs(config, start, metrics_logger, terms)
@@ -356,7 +380,10 @@ def run_trial(config: TrialConfig) -> TrialResult:
       hyperparameters=hp, loss_type=terms.loss_type, eval_results=eval_results)
   if submission.update_params_accepts_train_state:
     update_kwargs['train_state'] = types.MappingProxyType(train_state)
-  eval_after_first_step = global_step == 0
+  eval_after_first_step = global_step == 0 and not config.skip_evals
+  eval_period = math.inf if config.skip_evals else terms.eval_period_time_sec
+  trace = (StepTrace(config.log_dir) if config.capture_jax_trace and config.log_dir
+           else None)
   structure_checked = False
   status = start.status  # A trial that ended before its last kill takes no further step.
   prefetch = getattr(input_queue, 'prefetch', None)
@@ -366,6 +393,11 @@ def run_trial(config: TrialConfig) -> TrialResult:
   if status is None:
     clock.start()
   while status is None:
+    # AlgoPerf's meaning: wall time (time.time()) when the previous step, with its eval and
+    # logging, ended; the trial's start before the first step. Submissions pace on it.
+    train_state['last_step_end_time'] = time.time()
+    if trace is not None:
+      trace.before_step(global_step)
     data_key, update_key, eval_key = step_keys(global_step)
     batch = _call_submission(
         submission, 'data_selection', global_step, submission.data_selection,
@@ -383,6 +415,8 @@ def run_trial(config: TrialConfig) -> TrialResult:
     except spec.TrainingCompleteError:
       train_state['training_complete'] = True
     global_step += 1
+    if trace is not None:
+      trace.after_step(global_step - 1, (optimizer_state, params, model_state))
     if prefetch is not None:
       prefetch()  # Host work for the next batch overlaps the step the device is running.
     settled = sync.settle()  # The previous step, if it was left in flight, is billed here.
@@ -391,7 +425,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
       display.step(global_step - 1, settled)
     out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
     next_deadline = min(config.budget_sec, train_state['last_eval_submission_time']
-                        + terms.eval_period_time_sec)
+                        + eval_period)
     if not (out_of_steps or train_state['training_complete'] or eval_after_first_step) \
         and sync.defer((optimizer_state, params, model_state), next_deadline):
       continue  # Nothing can fall due when this step ends: the host goes on to the next.
@@ -403,7 +437,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
               or train_state['training_complete'])
     display.step(global_step, submission_time)
     if not (ending or eval_after_first_step or submission_time
-            - train_state['last_eval_submission_time'] >= terms.eval_period_time_sec):
+            - train_state['last_eval_submission_time'] >= eval_period):
       continue
 
     # --- evaluation (rule 3): prepare_for_eval is billed, the rest is not ---------------
@@ -421,16 +455,17 @@ def run_trial(config: TrialConfig) -> TrialResult:
     submission_time = sync.stop((optimizer_state, params, model_state))
     eval_after_first_step = False
     with eval_watch:
-      eval_result = _evaluate(config, params, model_state, eval_key, global_step)
+      eval_result = _evaluate(config, *convention.for_eval(params, model_state), eval_key,
+                              global_step)
     diverged = not (bool(_all_finite(params)) and all(
         math.isfinite(v) for v in eval_result.values() if isinstance(v, float)))
     train_state.update(
         accumulated_submission_time=submission_time,
         accumulated_eval_time=eval_watch.accumulated,
         last_eval_submission_time=submission_time,
-        last_eval_time=time.perf_counter(),
+        last_eval_time=time.time(),  # wall time the eval ended, as AlgoPerf records it
         total_duration=wall_before + time.perf_counter() - wall_start)
-    if not diverged:
+    if not diverged and within_budget(submission_time, config.budget_sec):
       _record_targets(terms, train_state, eval_result, submission_time)
     row = {**eval_result,
            'score': submission_time,
@@ -468,6 +503,9 @@ def run_trial(config: TrialConfig) -> TrialResult:
       clock.start()
 
   display.close()
+  if trace is not None:
+    trace.stop()
+  final_params, final_model_state = convention.for_eval(params, model_state)
   result = TrialResult(
       status=status, global_step=global_step, submission_time=clock.accumulated,
       eval_time=eval_watch.accumulated, logging_time=log_watch.accumulated,
@@ -476,7 +514,7 @@ def run_trial(config: TrialConfig) -> TrialResult:
       time_to_validation_target=train_state['time_to_validation_target'],
       time_to_test_target=train_state['time_to_test_target'],
       eval_results=eval_results, preemption_count=preemption_count,
-      params=params, optimizer_state=optimizer_state, model_state=model_state)
+      params=final_params, optimizer_state=optimizer_state, model_state=final_model_state)
   if config.log_dir is not None:
     with _runner_io('trial_summary.json', config.log_dir):
       logs.write_json(os.path.join(config.log_dir, logs.TRIAL_SUMMARY), result.summary())

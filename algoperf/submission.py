@@ -7,6 +7,9 @@ rule broken, at load time where possible rather than minutes into a run.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import logging
@@ -16,6 +19,8 @@ import signal
 import sys
 from collections.abc import Callable
 from types import ModuleType
+
+from algoperf import fault
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +59,21 @@ class Submission:
   prepare_for_eval: Callable | None
   get_eval_batch_size: Callable | None
   update_params_accepts_train_state: bool
+  # The submission's package root (its folder when it is a plain file): frames from files
+  # under it are the submission's own code.
+  root: str = ''
+  # Modules its import added to sys.modules (its own files and what they imported) and
+  # the folders it put on sys.path.
+  modules: tuple[str, ...] = ()
+  sys_path_entries: tuple[str, ...] = ()
 
   def error(self, function: str, rule: str) -> SubmissionError:
     return SubmissionError(f'{self.path}: {function}: {rule}')
+
+  def unload(self) -> None:
+    """Forget the modules this submission's import added, so the next submission loaded
+    in this process (another study, with its own `helper.py`) imports its own."""
+    _unload(self.modules, self.sys_path_entries)
 
 
 def load_submission(path: str) -> Submission:
@@ -66,7 +83,16 @@ def load_submission(path: str) -> Submission:
     raise SubmissionError(f'{path}: no such submission file.')
   if not path.endswith('.py'):
     raise SubmissionError(f'{path}: a submission must be a Python (.py) file.')
-  module = _import_file(path)
+  module, root, modules, added_paths = _import_file(path)
+  try:
+    return _checked(path, module, root, modules, added_paths)
+  except SubmissionError:
+    _unload(modules, added_paths)
+    raise
+
+
+def _checked(path: str, module: ModuleType, root: str, modules: tuple[str, ...],
+             added_paths: tuple[str, ...]) -> Submission:
 
   def function(name: str, required: bool) -> Callable | None:
     fn = getattr(module, name, None)
@@ -90,27 +116,88 @@ def load_submission(path: str) -> Submission:
     _check_keywords(path, 'prepare_for_eval', fns['prepare_for_eval'],
                     _PREPARE_FOR_EVAL_KEYWORDS)
   return Submission(
-      path=path, module=module,
+      path=path, module=module, root=root, modules=modules, sys_path_entries=added_paths,
       update_params_accepts_train_state=_accepts_keyword(fns['update_params'], 'train_state'),
       **fns)
 
 
-def _import_file(path: str) -> ModuleType:
-  # Sibling modules of the submission must be importable, as they are under AlgoPerf.
+def _import_file(path: str) -> tuple[ModuleType, str, tuple[str, ...], tuple[str, ...]]:
+  """Import the submission as AlgoPerf does: a module of its package when it has one.
+
+  The package root is the topmost folder above the file that still holds an
+  `__init__.py` (the file's own folder when it holds none). It is mounted under a
+  name of its own (`_algoperf_submission_<hash>`), so relative imports (`from .inv
+  import Inv`) work, a submission never picks up a same-named module of another one,
+  and the module is always the file at `path`. The root's parent (absolute imports of
+  the package) and the file's folder (sibling modules, `import helper`) go on sys.path.
+  Returns the module, the root, and the modules and sys.path entries this import added,
+  which `Submission.unload` removes again.
+  """
   directory = os.path.dirname(path)
-  if directory not in sys.path:
-    sys.path.insert(0, directory)
-  module_name = f'_algoperf_submission_{abs(hash(path))}'
-  spec = importlib.util.spec_from_file_location(module_name, path)
-  module = importlib.util.module_from_spec(spec)
+  root = directory
+  while os.path.isfile(os.path.join(root, '__init__.py')) and \
+      os.path.dirname(root) != root and \
+      os.path.isfile(os.path.join(os.path.dirname(root), '__init__.py')):
+    root = os.path.dirname(root)
+  package = f'_algoperf_submission_{hashlib.sha256(root.encode()).hexdigest()[:16]}'
+  relative = os.path.relpath(os.path.splitext(path)[0], root).split(os.sep)
+  before = set(sys.modules)
+  is_package = os.path.isfile(os.path.join(root, '__init__.py'))
+  added_paths = tuple(entry for entry in dict.fromkeys(
+      [directory] + ([os.path.dirname(root)] if is_package else []))
+      if entry not in sys.path)
+  sys.path[:0] = added_paths
   try:
-    spec.loader.exec_module(module)
+    _mount_package(package, root)
+    module = importlib.import_module('.'.join([package, *relative]))
   except BaseException as e:  # The submission's own import failed (or exited): say where.
+    _unload(_owned(set(sys.modules) - before, package, root, directory), added_paths)
     if is_users_interrupt(e):
       raise
     raise SubmissionError(
-        f'{path}: importing the submission raised {type(e).__name__}: {e}') from e
-  return module
+        f'{path}: importing the submission raised {type(e).__name__}: {e}'
+        f'{fault.describe(e, root)}') from e
+  owned = _owned(set(sys.modules) - before, package, root, directory)
+  return module, root, owned, added_paths
+
+
+def _owned(names, package: str, *folders: str) -> tuple[str, ...]:
+  """The new modules that are the submission's: its mount and files under its folders.
+
+  Libraries it imported first (optax.contrib, say) stay loaded: unloading a library's
+  modules would make the next import build a second copy of its registries.
+  """
+  def own(name: str) -> bool:
+    if name == package or name.startswith(package + '.'):
+      return True
+    file = getattr(sys.modules.get(name), '__file__', None) or ''
+    return any(file.startswith(folder + os.sep) for folder in folders)
+  return tuple(sorted(name for name in names if own(name)))
+
+
+def _mount_package(name: str, folder: str) -> None:
+  """Make `name` a package whose modules are the files of `folder` (namespace-like)."""
+  if name in sys.modules:
+    return
+  init = os.path.join(folder, '__init__.py')
+  if os.path.isfile(init):
+    spec = importlib.util.spec_from_file_location(name, init,
+                                                  submodule_search_locations=[folder])
+  else:
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = [folder]
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  if spec.loader is not None:
+    spec.loader.exec_module(module)
+
+
+def _unload(names, paths=()) -> None:
+  for name in names:
+    sys.modules.pop(name, None)
+  for entry in paths:
+    if entry in sys.path:
+      sys.path.remove(entry)
 
 
 def is_users_interrupt(e: BaseException) -> bool:

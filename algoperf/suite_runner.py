@@ -67,6 +67,7 @@ class SuiteRunConfig:
   overwrite: bool = False
   show_progress: bool | None = None
   isolate_trials: bool = True  # each trial in its own watched process (docs/reliability.md)
+  legacy_pmap: str = 'auto'  # AlgoPerf v0.5's pmap calling convention (algoperf.legacy_pmap)
 
   @property
   def name(self) -> str:
@@ -261,6 +262,7 @@ def _run_workload(config: SuiteRunConfig, record: dict[str, Any], name: str,
       max_global_steps=config.max_global_steps, save_checkpoints=config.save_checkpoints,
       resume_last_run=True, show_progress=config.show_progress,
       isolate_trials=config.isolate_trials, check_submission=False,
+      legacy_pmap=config.legacy_pmap,
       flags={'suite': record['suite'], 'workload': name, **{
           k: record[k] for k in _IDENTITY if k != 'suite'}})
   try:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from algoperf import logs, submission, tuning
+from algoperf import fault, logs, submission, tuning
 
 # A trial's status in trial_summary.json when it did not run to a stopping rule (the
 # runner's own statuses are in algoperf.runner).
@@ -73,6 +73,10 @@ class TrialJob:
   resume: bool = False
   flags: dict[str, Any] = dataclasses.field(default_factory=dict)
   show_progress: bool | None = None
+  skip_evals: bool = False
+  capture_jax_trace: bool = False
+  # AlgoPerf v0.5's pmap calling convention: 'auto', 'on' or 'off' (algoperf.legacy_pmap).
+  legacy_pmap: str = 'auto'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,10 +96,21 @@ def file_sha256(path: str) -> str:
     return hashlib.sha256(f.read()).hexdigest()
 
 
-def record_failure(log_dir: str, status: str, error: str, **facts) -> JobResult:
-  """Write the trial's summary for a trial that did not end by a stopping rule."""
+# Next to trial_summary.json: the whole traceback of what the submission raised.
+ERROR_TRACEBACK = 'error_traceback.txt'
+
+
+def record_failure(log_dir: str, status: str, error: str, traceback: str | None = None,
+                   **facts) -> JobResult:
+  """Write the trial's summary (and the traceback, when there is one) for a trial that did
+  not end by a stopping rule."""
   summary = {'status': status, 'error': error, **facts}
+  if traceback:
+    summary['traceback_file'] = ERROR_TRACEBACK
   try:
+    if traceback:
+      with open(os.path.join(log_dir, ERROR_TRACEBACK), 'w') as f:
+        f.write(f'{error}\n\n{traceback}')
     logs.write_json(os.path.join(log_dir, logs.TRIAL_SUMMARY), summary)
   except OSError:  # The disk that failed the trial may still be full: report, don't raise.
     pass
@@ -112,6 +127,7 @@ def run_job(job: TrialJob, watch: Watch = NO_WATCH) -> JobResult:
   workload = job.workload_factory()
   # Read before any submission code runs in this process.
   terms, eval_model = runner.TrialTerms.of(workload), workload.eval_model
+  sub = None
   try:
     watch.run(0.0)  # Importing the submission and asking its batch sizes run its code.
     sub = submission.load_submission(job.submission_path)
@@ -133,14 +149,19 @@ def run_job(job: TrialJob, watch: Watch = NO_WATCH) -> JobResult:
         max_global_steps=job.max_global_steps, save_checkpoints=job.save_checkpoints,
         keep_all_checkpoints=job.keep_all_checkpoints, resume=job.resume, flags=job.flags,
         show_progress=job.show_progress, watch=watch, terms=terms,
-        eval_model=eval_model,
+        eval_model=eval_model, skip_evals=job.skip_evals,
+        capture_jax_trace=job.capture_jax_trace, legacy_pmap=job.legacy_pmap,
         facts={'study_index': job.study_index, 'trial_index': job.trial_index,
                'tuning_ruleset': job.tuning_ruleset,
                'tuning_search_space': job.tuning_search_space,
                'submission_sha256': file_sha256(sub.path)}))
   except submission.SubmissionError as e:
-    return record_failure(job.log_dir, SUBMISSION_ERROR, str(e))
+    return record_failure(job.log_dir, SUBMISSION_ERROR, str(e),
+                          traceback=fault.full_traceback(e) if e.__cause__ else None)
   except logs.LogWriteError as e:
     return record_failure(job.log_dir, IO_ERROR, str(e))
+  finally:
+    if sub is not None:
+      sub.unload()  # A trial run in the caller's process leaves no module to the next.
   return JobResult(result.summary())
 

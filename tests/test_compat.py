@@ -23,6 +23,8 @@ from jax.sharding import PartitionSpec as P
 
 from algoperf import jax_sharding_utils, logs, runner, spec, submission, tuning
 
+pytestmark = pytest.mark.compat  # CI reruns these in AlgoPerf's pinned set (docs/environments.md).
+
 TESTS_DIR = pathlib.Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 sys.path.insert(0, str(TESTS_DIR))

@@ -6,7 +6,8 @@ reduces to the median of the runs.
 
 "Best trial" is, by AlgoPerf's documented rule, the trial with the least time to target
 (`least_time`). AlgoPerf's official scorer instead takes the trial that reaches the target at
-the earliest eval index (`earliest_eval`); ties go to the lowest trial number.
+the earliest eval index (`earliest_eval`); a tie on the index goes to the smaller time to
+target, then to the lower trial number.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ def _select(study: pd.DataFrame, trial_selection: str) -> dict:
   reached = study[study['validation_reached']]
   if reached.empty:
     return {'time_to_target': np.inf, 'selected_trial': None, 'selected_experiment': None}
-  column = ('validation_time_to_target' if trial_selection == 'least_time'
-            else 'validation_eval_index')
-  best = reached.loc[reached[column].idxmin()]  # first of equals: trials are in number order
+  # earliest_eval: ties on the index go to the smaller time to target (AlgoPerf's scorer
+  # takes whichever trial the filesystem lists first); then to the lower trial number
+  # (trials come in number order and the sort is stable).
+  keys = (['validation_time_to_target'] if trial_selection == 'least_time'
+          else ['validation_eval_index', 'validation_time_to_target'])
+  best = reached.sort_values(keys, kind='stable').iloc[0]
   return {'time_to_target': float(best['validation_time_to_target']),
           'selected_trial': best['trial'], 'selected_experiment': best['experiment']}
 

@@ -3,7 +3,8 @@
 A trial's time-to-target is the `score` (accumulated submission time, cumulative across
 preemptions) at the first eval whose validation metric meets the target (`>=` when higher is
 better, `<=` when lower); infinity if none does. With `enforce_budget`, evals logged after the
-budget (max_runtime x ruleset factor) cannot reach the target.
+budget (max_runtime x ruleset factor) cannot reach the target: `algoperf.budget`, the rule the
+runner applies too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from algoperf.budget import within_budget
 from algoperf.scoring.reader import TRIAL_KEYS, natural_key
 from algoperf.scoring.targets import BenchmarkTargets, WorkloadTarget
 
@@ -21,7 +23,7 @@ def _split_result(rows: pd.DataFrame, target: WorkloadTarget, split: str,
   scores = rows['score'].to_numpy(dtype=float)
   hits = target.meets(values, split)
   if budget is not None:
-    hits &= scores <= budget
+    hits &= within_budget(scores, budget)
   first = int(np.argmax(hits)) if hits.any() else -1
   finite = ~np.isnan(values)
   if finite.any():

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import optax
 
-from reference_algorithms.common import schedules, transforms
+from reference_algorithms.common import optax_compat, schedules, transforms
 
 
 def sgd(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:
@@ -35,7 +35,7 @@ def nesterov(learning_rate: optax.ScalarOrSchedule, gamma: float) -> optax.Gradi
 def rmsprop(learning_rate: optax.ScalarOrSchedule, rho: float, gamma: float,
             eps: float) -> optax.GradientTransformation:
   return optax.rmsprop(learning_rate, decay=rho, eps=eps, initial_scale=1.0,
-                       eps_in_sqrt=True, momentum=gamma, nesterov=False)
+                       momentum=gamma, nesterov=False, **optax_compat.RMSPROP_EPS_IN_SQRT)
 
 
 def adam(learning_rate: optax.ScalarOrSchedule, b1: float, b2: float,

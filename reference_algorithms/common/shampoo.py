@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from reference_algorithms.common import optax_compat
+
 GRAFTS = ('adam', 'sgd')
 _TINY = 1e-30  # Keeps a zero statistic's damping positive.
 
@@ -127,7 +129,7 @@ def scale_by_shampoo(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
     results = [update_leaf(g, s, t, refresh, preconditioned)
                for g, s in zip(leaves, state.leaves, strict=True)]
     directions = [d.astype(g.dtype) for (d, _), g in zip(results, leaves, strict=True)]
-    new_state = ShampooState(count=optax.safe_increment(state.count),
+    new_state = ShampooState(count=optax_compat.safe_increment(state.count),
                              leaves=tuple(s for _, s in results))
     return jax.tree.unflatten(treedef, directions), new_state
 

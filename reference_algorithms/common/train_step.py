@@ -16,6 +16,7 @@ import jax
 import optax
 
 from algoperf import jax_sharding_utils, spec
+from reference_algorithms.common import optax_compat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +70,7 @@ def build_train_step(workload: spec.Workload, tx: optax.GradientTransformation, 
   def step(params, model_state, opt_state, batch, rng):
     (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(
         params, model_state, batch, rng)
-    grad_norm = optax.tree.norm(grads)
+    grad_norm = optax_compat.tree_norm(grads)
     extra_args = {}
     if pass_grad_fn:
       def grad_fn(p, adversarial_step):

@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from reference_algorithms.common import optax_compat
+
 
 def scale_by_playbook_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
                            nesterov: bool = False) -> optax.GradientTransformation:
@@ -20,17 +22,17 @@ def scale_by_playbook_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
 
   def init_fn(params):
     return optax.ScaleByAdamState(
-        count=jnp.zeros([], jnp.int32), mu=optax.tree.zeros_like(params),
-        nu=optax.tree.zeros_like(params))
+        count=jnp.zeros([], jnp.int32), mu=optax_compat.tree_zeros_like(params),
+        nu=optax_compat.tree_zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
-    mu = optax.tree.update_moment(updates, state.mu, b1, 1)
-    nu = optax.tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = optax.safe_increment(state.count)
+    mu = optax_compat.update_moment(updates, state.mu, b1, 1)
+    nu = optax_compat.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    count = optax_compat.safe_increment(state.count)
     t = count.astype(jnp.float32)
     bias = jnp.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-    numerator = optax.tree.update_moment(updates, mu, b1, 1) if nesterov else mu
+    numerator = optax_compat.update_moment(updates, mu, b1, 1) if nesterov else mu
     direction = jax.tree.map(
         lambda m, v: (bias * m / (jnp.sqrt(v) + eps)).astype(m.dtype), numerator, nu)
     return direction, optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
@@ -50,4 +52,4 @@ def decoupled_weight_decay(tx: optax.GradientTransformation, weight_decay: float
   def rate(count):
     eta = learning_rate(count) if callable(learning_rate) else learning_rate
     return -weight_decay * eta
-  return optax.chain(tx, optax.add_decayed_weights(rate))
+  return optax.chain(tx, optax_compat.add_decayed_weights(rate))

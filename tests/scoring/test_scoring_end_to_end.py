@@ -199,3 +199,38 @@ def test_variants_not_scored_are_reported_beside_the_leaderboard(tmp_path):
   plain = scoring.score_times(times[['b1', 'b2']], targets, scoring.ScoringOptions())
   assert plain.unscored_times.empty
   assert scoring.report.UNSCORED_TITLE not in scoring.report.html_page(plain)
+
+
+@pytest.mark.parametrize('budget_sec, counted', [(0.2, False), (60.0, True)])
+def test_runner_summary_and_scorer_agree_on_an_eval_past_the_budget(tmp_path, budget_sec,
+                                                                     counted):
+  # The first step sleeps 0.5 s, so the first eval (whose loss meets this easy target) is
+  # taken at ~0.5 s: past a 0.2 s budget it reaches nothing, anywhere; within 60 s it counts.
+  workload = toy_workload.ToyRegressionWorkload(validation_target=1e9, test_target=1e9,
+                                                budget_sec=budget_sec, eval_period_sec=1e9)
+  slow = submission.load_submission(str(HERE.parent / 'submissions' / 'slow_first_step.py'))
+  log_dir = logs.trial_dir(str(tmp_path / 'logs'), 'slow', 0, 'toy', 1)
+  try:
+    result = runner.run_trial(runner.TrialConfig(
+        workload=workload, workload_name='toy', submission=slow, hyperparameters=None,
+        seed=0, global_batch_size=32, eval_batch_size=64, budget_sec=budget_sec,
+        log_dir=log_dir, max_global_steps=3, save_checkpoints=False, show_progress=False))
+  finally:
+    slow.unload()
+  first_score = result.eval_results[0][1]['score']
+  assert (first_score <= budget_sec) is counted
+  summary = json.loads((pathlib.Path(log_dir) / logs.TRIAL_SUMMARY).read_text())
+  assert result.validation_target_reached is counted
+  assert summary['validation_target_reached'] is counted
+  assert (summary['time_to_validation_target'] is not None) is counted
+  if not counted:
+    assert result.status == runner.BUDGET_EXHAUSTED and result.eval_results  # still logged
+  targets = scoring.targets_from_dict(scoring.targets_from_workloads(
+      {'toy': workload}, ['toy'], version='budget-test'), '<budget test>')
+  scored = scoring.score_directory(str(tmp_path / 'logs'), targets,
+                                   scoring.ScoringOptions(strict=False))
+  trial = scored.trials.iloc[0]
+  assert bool(trial['validation_reached']) is counted
+  if counted:
+    assert trial['validation_time_to_target'] == pytest.approx(
+        summary['time_to_validation_target'], rel=1e-12)

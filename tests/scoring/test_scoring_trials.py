@@ -66,11 +66,24 @@ def test_least_time_vs_earliest_eval_index():
   assert (earliest['time_to_target'], earliest['selected_trial']) == (500.0, 'trial_1')
 
 
-def test_earliest_eval_tie_goes_to_lowest_trial_number():
-  table = trial_results(evals(('S', 'w', 0, 10, [10, 100], [0.1, 0.95]),
-                              ('S', 'w', 0, 2, [10, 400], [0.1, 0.95])), ACC)
+@pytest.mark.parametrize('order', [(2, 10, 3), (10, 3, 2), (3, 2, 10)])
+def test_earliest_eval_tie_goes_to_the_smaller_time_to_target(order):
+  # All three reach at eval index 1; trial_10 is fastest. AlgoPerf's official scorer would
+  # take whichever trial the directory listing yields first; here the order of the trials
+  # in the logs changes nothing.
+  trials = {10: ('S', 'w', 0, 10, [10, 100], [0.1, 0.95]),
+            2: ('S', 'w', 0, 2, [10, 400], [0.1, 0.95]),
+            3: ('S', 'w', 0, 3, [10, 250], [0.1, 0.95])}
+  table = trial_results(evals(*(trials[t] for t in order)), ACC)
   chosen = study_times(table, 'earliest_eval').iloc[0]
-  assert (chosen['selected_trial'], chosen['time_to_target']) == ('trial_2', 400.0)
+  assert (chosen['selected_trial'], chosen['time_to_target']) == ('trial_10', 100.0)
+
+
+def test_earliest_eval_full_tie_goes_to_lowest_trial_number():
+  table = trial_results(evals(('S', 'w', 0, 10, [10, 100], [0.1, 0.95]),
+                              ('S', 'w', 0, 2, [10, 100], [0.1, 0.95])), ACC)
+  chosen = study_times(table, 'earliest_eval').iloc[0]
+  assert chosen['selected_trial'] == 'trial_2'
 
 
 def test_study_without_a_reaching_trial_is_infinite():

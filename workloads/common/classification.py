@@ -84,15 +84,19 @@ class ClassificationWorkload(InMemoryWorkload):
     return param_key == self._model.output_layer_name
 
   def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
-               update_batch_norm, dropout_rate=None):
-    """Batch statistics are used and updated iff `update_batch_norm` (AlgoPerf's rule)."""
+               update_batch_norm, use_running_average_bn=None, dropout_rate=None):
+    """Batch statistics are used and updated iff `update_batch_norm` (AlgoPerf's rule);
+    `use_running_average_bn` (AlgoPerf's batch-norm workloads) overrides which statistics
+    normalise: True the running averages (nothing is updated), False the batch's."""
     del mode, rng, dropout_rate
     inputs = augmented_and_preprocessed_input_batch['inputs']
     variables = {'params': params, **(model_state or {})}
-    if update_batch_norm and model_state:
+    batch_statistics = (update_batch_norm if use_running_average_bn is None
+                        else not use_running_average_bn)
+    if batch_statistics and model_state:
       logits, new_model_state = self._model.apply(
           variables, inputs, train=True, mutable=list(model_state))
-      return logits, new_model_state
+      return logits, (new_model_state if update_batch_norm else model_state)
     return self._model.apply(variables, inputs, train=False), model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):

@@ -1,0 +1,1 @@
+"""A submission split over a package, as AlgoPerf loads them: relative imports, subpackages."""
