@@ -25,7 +25,7 @@ from absl import app, flags
 
 # Light imports only (no JAX, no scorer), so --help and usage errors come at once; the
 # suite runner is imported in main().
-from algoperf import cli_usage, targets_schema
+from algoperf import cli_usage, targets_schema, trial_flags
 from algoperf import suite as suite_lib
 
 _REPO = os.path.dirname(os.path.abspath(__file__))
@@ -81,10 +81,6 @@ flags.DEFINE_enum('probe', 'auto', ['auto', 'on', 'off'],
 flags.DEFINE_boolean('normalize_times', False,
                      'Also show hardware-normalised times to target (an approximation: '
                      'scaled by the per-workload probe factor), in a separate section.')
-flags.DEFINE_enum('legacy_pmap', 'auto', ['auto', 'on', 'off'],
-                  'AlgoPerf v0.5 (pmap) submissions: replicated state and per-device '
-                  'batches. auto: when the submission imports algorithmic_efficiency or uses '
-                  'jax.pmap / flax.jax_utils.replicate (docs/legacy_submissions.md).')
 FLAGS = flags.FLAGS
 
 DEFAULT_FIXED_SPACE = os.path.join('reference_algorithms', 'nadamw',
@@ -166,7 +162,7 @@ def main(argv):
       max_global_steps=FLAGS.max_global_steps,
       save_checkpoints=FLAGS.save_checkpoints, overwrite=FLAGS.overwrite,
       show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress],
-      legacy_pmap=FLAGS.legacy_pmap)
+      legacy_pmap=FLAGS.legacy_pmap, instruments=trial_flags.instrument_settings())
   settings = suite_runner.resolved(config, suite)
   print(f'Suite {suite.benchmark_version}: {config.name} '
         f'({settings["tuning_ruleset"]} ruleset, {settings["num_studies"]} study(ies) x '

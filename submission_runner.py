@@ -19,7 +19,7 @@ import sys
 
 from absl import app, flags
 
-from algoperf import algoperf_flags, cli_usage
+from algoperf import algoperf_flags, cli_usage, trial_flags
 from algoperf.trace import TRACE_FIRST_STEP, TRACE_NUM_STEPS
 
 # Heavy modules (JAX, Orbax, SciPy) are imported in main(), so --help and flag errors are fast.
@@ -94,11 +94,6 @@ flags.DEFINE_boolean('capture_jax_trace', False,
                      f'{TRACE_FIRST_STEP}-{TRACE_FIRST_STEP + TRACE_NUM_STEPS - 1} to '
                      '<trial folder>/jax_trace. The profiler\'s overhead is billed like '
                      'any other work, so do not score a traced run.')
-flags.DEFINE_enum('legacy_pmap', 'auto', ['auto', 'on', 'off'],
-                  'AlgoPerf v0.5 (pmap) submissions: hand params and state replicated with '
-                  'a leading device axis and batches as (devices, per-device batch, ...). '
-                  'auto: when the submission imports algorithmic_efficiency or uses '
-                  'jax.pmap / flax.jax_utils.replicate (docs/legacy_submissions.md).')
 algoperf_flags.define_no_effect_flags()
 FLAGS = flags.FLAGS
 
@@ -145,7 +140,7 @@ def main(argv):
         show_progress={'auto': None, 'on': True, 'off': False}[FLAGS.progress],
         isolate_trials=FLAGS.isolate_trials, strict=FLAGS.strict,
         skip_evals=FLAGS.skip_evals, capture_jax_trace=FLAGS.capture_jax_trace,
-        legacy_pmap=FLAGS.legacy_pmap,
+        legacy_pmap=FLAGS.legacy_pmap, instruments=trial_flags.instrument_settings(),
         watchdog=isolation.WatchdogLimits(margin_sec=FLAGS.watchdog_margin_sec))
     outcomes = experiment.run_experiment(
         config, registry.workload_class(FLAGS.workload),

@@ -85,6 +85,8 @@ class ExperimentConfig:
   capture_jax_trace: bool = False
   # AlgoPerf v0.5's pmap calling convention: 'auto', 'on' or 'off' (algoperf.legacy_pmap).
   legacy_pmap: str = 'auto'
+  # Instruments on every trial (algoperf.instruments.observer.InstrumentSettings), or None.
+  instruments: Any = None
 
   def __post_init__(self):
     _check_config(self)
@@ -103,6 +105,11 @@ def _check_config(config: ExperimentConfig) -> None:
   if config.legacy_pmap not in legacy_pmap.MODES:
     raise ExperimentError(f'--legacy_pmap must be one of {", ".join(legacy_pmap.MODES)}, '
                           f'got {config.legacy_pmap!r}.')
+  if config.instruments is not None:
+    try:
+      config.instruments.check(config.max_global_steps)
+    except ValueError as e:
+      raise ExperimentError(str(e)) from e
   if config.resume_last_run and config.overwrite:
     raise ExperimentError('--overwrite and --resume_last_run contradict each other: '
                           'choose one (overwrite deletes the logs resume would continue).')
@@ -221,7 +228,7 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
       job = _trial_job(config, plan, log_dir, workload_factory, base_workload_name,
                        budget_sec)
       try:
-        result = (isolation.run_isolated(job, config.watchdog) if config.isolate_trials
+        result = (isolation.run_isolated(job, _watchdog(config)) if config.isolate_trials
                   else trial_job.run_job(job))
       except KeyboardInterrupt as e:
         raise TrialInterrupted(config.workload_name, log_dir,
@@ -279,6 +286,19 @@ def report_missing_hyperparameters(submission_path: str, ruleset: str,
   logger.warning('%s; trials will fail where the submission reads them.', message)
 
 
+# Instruments run off the submission clock but on the wall clock: an instrumented trial may
+# live this many times longer before the watchdog's wall limit ends it (`full` at every step
+# costs up to ~20x the steps; docs/instruments.md).
+INSTRUMENTED_WALL_FACTOR = 25.0
+
+
+def _watchdog(config: ExperimentConfig) -> isolation.WatchdogLimits:
+  if config.instruments is None:
+    return config.watchdog
+  return dataclasses.replace(
+      config.watchdog, wall_factor=config.watchdog.wall_factor * INSTRUMENTED_WALL_FACTOR)
+
+
 def _trial_job(config: ExperimentConfig, plan: tuning.TrialPlan, log_dir: str,
                workload_factory, base_workload_name: str, budget_sec: float
                ) -> trial_job.TrialJob:
@@ -297,7 +317,8 @@ def _trial_job(config: ExperimentConfig, plan: tuning.TrialPlan, log_dir: str,
       resume=config.resume_last_run and checkpoint.latest_step(log_dir) is not None,
       flags=config.flags, show_progress=config.show_progress,
       skip_evals=config.skip_evals, capture_jax_trace=config.capture_jax_trace,
-      legacy_pmap=config.legacy_pmap)
+      legacy_pmap=config.legacy_pmap,
+      observers=() if config.instruments is None else (config.instruments,))
 
 
 def _check_resumable(config: ExperimentConfig, plans: list[tuning.TrialPlan]) -> None:

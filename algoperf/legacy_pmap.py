@@ -232,6 +232,10 @@ class Convention:
     """The train queue as the submission's `data_selection` draws from it."""
     return queue
 
+  def batch_for_runner(self, batch):
+    """A batch in the submission's form, as the workload's functions take it (observers)."""
+    return batch
+
   def adapt(self, sub):
     """The submission `sub` with each function's exceptions annotated with a calling-convention
     hint where one applies (the runner shows exception notes in its error message)."""
@@ -292,6 +296,10 @@ class LegacyPmapConvention(Convention):
 
   def input_queue(self, queue):
     return PerDeviceBatches(queue, self.per_device_batch)
+
+  def batch_for_runner(self, batch):
+    """Per-device rows `(num_devices, b, ...)` back into one global batch `(num_devices*b, ...)`."""
+    return jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), batch)
 
   def per_device_batch(self, batch):
     """A global batch `(B, ...)` as `(num_devices, B // num_devices, ...)` rows, row i on

@@ -1,8 +1,10 @@
 """One trial: a submission trained on a workload under the submission clock (docs/runner_rules.md rules 1-8).
 
 `run_trial` is a plain function of its inputs: set-up (untimed), the timed loop, untimed
-evaluations, logs and checkpoints. Read it top to bottom to follow a trial from flags to
-CSV row. The per-step hot path is: keys for the step, `data_selection`, `update_params`,
+evaluations, logs and checkpoints; `_Trial` holds the running state and reads top to bottom
+from flags to CSV row. Observers (algoperf/observers.py: instruments, diagnostics) look
+inside chosen steps with the clock stopped. The per-step hot path is: keys for the step,
+`data_selection`, `update_params`,
 the input queue's prefetch of the next batch (while the device computes), one device
 sync, one clock read and a few comparisons. Away from any deadline the sync waits for the
 previous step rather than this one (`clock.StepSync`), so the host prepares step j+1
@@ -30,6 +32,7 @@ import numpy as np
 from algoperf import checkpoint, fault, legacy_pmap, logs, progress, spec, tuning, workload_view
 from algoperf.budget import within_budget
 from algoperf.clock import StepSync, Stopwatch, SubmissionClock, ready_token
+from algoperf.observers import ObserverFactory, TrialContext, TrialObserver
 from algoperf.submission import Submission, SubmissionError, is_users_interrupt
 from algoperf.terms import TrialTerms
 from algoperf.trace import StepTrace
@@ -87,6 +90,9 @@ class TrialConfig:
   # AlgoPerf v0.5's pmap calling convention (replicated state, per-device batches):
   # 'auto' (read from the submission's source), 'on' or 'off' (algoperf/legacy_pmap.py).
   legacy_pmap: str = 'auto'
+  # Factories of observers that look inside steps off the clock (algoperf/observers.py):
+  # instruments, diagnostics. Picklable, so a trial process can build them.
+  observers: tuple[ObserverFactory, ...] = ()
 
 
 @dataclasses.dataclass
@@ -248,6 +254,9 @@ class _TrialStart:
   preemption_count: int = 0
   restored: bool = False
   status: str | None = None  # set when the checkpoint is the final one of an ended trial
+  # What `init_model_fn` gave, in the submission's form (the params a fresh start trains).
+  initial_params: Any = None
+  initial_model_state: Any = None
 
 
 def _trial_keys(seed: int):
@@ -278,7 +287,8 @@ def _set_up(config: TrialConfig, view,
       view, params, model_state, hp, opt_init_rng)
   config.watch.pause(0.0)
   start = _TrialStart(params, model_state, optimizer_state, input_queue,
-                      _fresh_train_state(), [])
+                      _fresh_train_state(), [], initial_params=params,
+                      initial_model_state=model_state)
   if config.log_dir is None:
     return start
   if config.resume and checkpoint.latest_step(config.log_dir) is not None:
@@ -336,189 +346,287 @@ def _runner_io(what: str, log_dir: str | None):
 
 def run_trial(config: TrialConfig) -> TrialResult:
   """Train `config.submission` on `config.workload` until a stopping rule fires."""
-  # The submission's calling convention (AlgoPerf v0.6's, or v0.5's pmap form); its errors
-  # carry a hint when they look like a submission run in the other one.
-  convention = legacy_pmap.for_trial(config.legacy_pmap, config.submission.path)
-  config = dataclasses.replace(config, submission=convention.adapt(config.submission),
-                               facts={**config.facts, 'calling_convention': convention.name})
-  workload, submission, hp = config.workload, config.submission, config.hyperparameters
-  terms = config.terms or TrialTerms.of(workload)
-  wall_start = time.perf_counter()
-  metrics_logger = None
-  if config.log_dir is not None:
-    with _runner_io('its logs', config.log_dir):
-      metrics_logger = logs.MetricsLogger(config.log_dir)
-  submission_logger = (None if metrics_logger is None
-                       else workload_view.SubmissionMetricsLogger(metrics_logger))
-  # What the submission gets as `workload`: its own instance (if any) through a view that
-  # keeps held-out data, evaluation and the runner's logs out of reach.
-  view = convention.view(config.submission_workload or config.workload, submission_logger)
-  start = _set_up(config, view, convention)
-  if submission_logger is not None:
-    submission_logger.set_preemption_count(start.preemption_count)
-  _open_logs(config, start, metrics_logger, terms)
-  params, model_state = start.params, start.model_state
-  optimizer_state, input_queue = start.optimizer_state, start.input_queue
-  train_state, eval_results = start.train_state, start.eval_results
-  global_step, preemption_count = start.global_step, start.preemption_count
-  reference_structure = (jax.tree.structure(params),
-                         [getattr(x, 'shape', None) for x in jax.tree.leaves(params)])
+  trial = _Trial(config)
+  while trial.status is None:
+    trial.step()
+    if trial.eval_due():
+      trial.evaluate()
+  return trial.finish()
 
-  # --- the timed loop (rules 2-4) -----------------------------------------------------
-  clock = SubmissionClock(train_state['accumulated_submission_time'], watch=config.watch)
-  eval_watch = Stopwatch(train_state['accumulated_eval_time'])
-  log_watch = Stopwatch(train_state['accumulated_logging_time'])
-  step_keys = StepKeys(_trial_keys(config.seed)[3])
-  step_keys(global_step)  # Compile the runner's own key function before the clock starts.
-  wall_before = train_state['total_duration']
-  display = progress.TrialProgress(
-      config.workload_name, config.budget_sec, terms.target_metric_name,
-      terms.validation_target_value, enabled=config.show_progress and start.status is None,
-      test_target=terms.test_target_value)
-  update_kwargs = dict(
-      workload=view, current_params_types=view.model_params_types,
-      hyperparameters=hp, loss_type=terms.loss_type, eval_results=eval_results)
-  if submission.update_params_accepts_train_state:
-    update_kwargs['train_state'] = types.MappingProxyType(train_state)
-  eval_after_first_step = global_step == 0 and not config.skip_evals
-  eval_period = math.inf if config.skip_evals else terms.eval_period_time_sec
-  trace = (StepTrace(config.log_dir) if config.capture_jax_trace and config.log_dir
-           else None)
-  structure_checked = False
-  status = start.status  # A trial that ended before its last kill takes no further step.
-  prefetch = getattr(input_queue, 'prefetch', None)
 
-  sync = StepSync(clock)
-  ready_token((optimizer_state, params, model_state))  # Compiled before the clock starts.
-  if status is None:
-    clock.start()
-  while status is None:
+class _Trial:
+  """One trial's running state, with its one owner of each clock.
+
+  `run_trial` reads as the loop it is: a timed `step`, the decision whether an eval is due
+  (`eval_due`, which bills the submission), and an untimed `evaluate` that logs, checkpoints
+  and sets `status` when a stopping rule fires. The per-step hot path is `step` and the
+  first lines of `eval_due`.
+  """
+
+  def __init__(self, config: TrialConfig):
+    # The submission's calling convention (AlgoPerf v0.6's, or v0.5's pmap form); its
+    # errors carry a hint when they look like a submission run in the other one.
+    convention = legacy_pmap.for_trial(config.legacy_pmap, config.submission.path)
+    config = dataclasses.replace(config, submission=convention.adapt(config.submission),
+                                 facts={**config.facts, 'calling_convention': convention.name})
+    self.config, self.convention = config, convention
+    self.terms = terms = config.terms or TrialTerms.of(config.workload)
+    self.wall_start = time.perf_counter()
+    self.metrics_logger = None
+    if config.log_dir is not None:
+      with _runner_io('its logs', config.log_dir):
+        self.metrics_logger = logs.MetricsLogger(config.log_dir)
+    submission_logger = (None if self.metrics_logger is None
+                         else workload_view.SubmissionMetricsLogger(self.metrics_logger))
+    # What the submission gets as `workload`: its own instance (if any) through a view that
+    # keeps held-out data, evaluation and the runner's logs out of reach.
+    self.view = view = convention.view(config.submission_workload or config.workload,
+                                       submission_logger)
+    start = _set_up(config, view, convention)
+    if submission_logger is not None:
+      submission_logger.set_preemption_count(start.preemption_count)
+    _open_logs(config, start, self.metrics_logger, terms)
+    self.params, self.model_state = start.params, start.model_state
+    self.optimizer_state, self.input_queue = start.optimizer_state, start.input_queue
+    self.train_state, self.eval_results = start.train_state, start.eval_results
+    self.global_step, self.preemption_count = start.global_step, start.preemption_count
+    self.reference_structure = (
+        jax.tree.structure(self.params),
+        [getattr(x, 'shape', None) for x in jax.tree.leaves(self.params)])
+    self.observers = _build_observers(config, start, convention)
+
+    # --- the clocks (rules 2-4) -------------------------------------------------------
+    train_state = self.train_state
+    self.clock = SubmissionClock(train_state['accumulated_submission_time'],
+                                 watch=config.watch)
+    self.eval_watch = Stopwatch(train_state['accumulated_eval_time'])
+    self.log_watch = Stopwatch(train_state['accumulated_logging_time'])
+    self.step_keys = StepKeys(_trial_keys(config.seed)[3])
+    self.step_keys(self.global_step)  # Compiled before the clock starts.
+    self.wall_before = train_state['total_duration']
+    self.display = progress.TrialProgress(
+        config.workload_name, config.budget_sec, terms.target_metric_name,
+        terms.validation_target_value, enabled=config.show_progress and start.status is None,
+        test_target=terms.test_target_value)
+    self.update_kwargs = dict(
+        workload=view, current_params_types=view.model_params_types,
+        hyperparameters=config.hyperparameters, loss_type=terms.loss_type,
+        eval_results=self.eval_results)
+    if config.submission.update_params_accepts_train_state:
+      self.update_kwargs['train_state'] = types.MappingProxyType(train_state)
+    self.eval_after_first_step = self.global_step == 0 and not config.skip_evals
+    self.eval_period = math.inf if config.skip_evals else terms.eval_period_time_sec
+    self.trace = (StepTrace(config.log_dir) if config.capture_jax_trace and config.log_dir
+                  else None)
+    self.structure_checked = False
+    # A trial that ended before its last kill takes no further step.
+    self.status: str | None = start.status
+    self.prefetch = getattr(self.input_queue, 'prefetch', None)
+    self.sync = StepSync(self.clock)
+    self.eval_key = None
+    self.out_of_steps = False
+    ready_token(self._state())  # Compiled before the clock starts.
+    if self.status is None:
+      self.clock.start()
+
+  def _state(self):
+    return (self.optimizer_state, self.params, self.model_state)
+
+  def step(self) -> None:
+    """One timed step: keys, `data_selection`, `update_params` (observed, if wanted)."""
+    config, submission, step = self.config, self.config.submission, self.global_step
     # AlgoPerf's meaning: wall time (time.time()) when the previous step, with its eval and
     # logging, ended; the trial's start before the first step. Submissions pace on it.
-    train_state['last_step_end_time'] = time.time()
-    if trace is not None:
-      trace.before_step(global_step)
-    data_key, update_key, eval_key = step_keys(global_step)
+    self.train_state['last_step_end_time'] = time.time()
+    if self.trace is not None:
+      self.trace.before_step(step)
+    data_key, update_key, self.eval_key = self.step_keys(step)
     batch = _call_submission(
-        submission, 'data_selection', global_step, submission.data_selection,
-        view, input_queue, optimizer_state, params, model_state, hp, global_step, data_key)
+        submission, 'data_selection', step, submission.data_selection,
+        self.view, self.input_queue, self.optimizer_state, self.params, self.model_state,
+        config.hyperparameters, step, data_key)
+    watching = [o for o in self.observers if o.wants(step)] if self.observers else ()
+    if watching:
+      befores = self._observe_before(watching, step, batch)
     try:
       result = _call_submission(
-          submission, 'update_params', global_step, submission.update_params,
-          current_param_container=params, model_state=model_state, batch=batch,
-          optimizer_state=optimizer_state, global_step=global_step, rng=update_key,
-          **update_kwargs)
-      if not structure_checked:
-        result = _check_update_return(submission, result, reference_structure, global_step)
-        structure_checked = True
-      optimizer_state, params, model_state = result
+          submission, 'update_params', step, submission.update_params,
+          current_param_container=self.params, model_state=self.model_state, batch=batch,
+          optimizer_state=self.optimizer_state, global_step=step, rng=update_key,
+          **self.update_kwargs)
+      if not self.structure_checked:
+        result = _check_update_return(submission, result, self.reference_structure, step)
+        self.structure_checked = True
+      self.optimizer_state, self.params, self.model_state = result
     except spec.TrainingCompleteError:
-      train_state['training_complete'] = True
-    global_step += 1
-    if trace is not None:
-      trace.after_step(global_step - 1, (optimizer_state, params, model_state))
-    if prefetch is not None:
-      prefetch()  # Host work for the next batch overlaps the step the device is running.
+      self.train_state['training_complete'] = True
+    self.global_step += 1
+    if watching:
+      self._observe_after(watching, step, befores)
+    if self.trace is not None:
+      self.trace.after_step(step, self._state())
+    if self.prefetch is not None:
+      self.prefetch()  # Host work for the next batch overlaps the step the device runs.
+
+  def _observe_before(self, watching, step: int, batch) -> list:
+    """Stop the clock (billing all queued work), let observers copy the step's start."""
+    self.train_state['accumulated_submission_time'] = self.sync.stop((*self._state(), batch))
+    befores = [o.before_update(step, self.params, self.model_state, batch) for o in watching]
+    self.clock.start()
+    return befores
+
+  def _observe_after(self, watching, step: int, befores: list) -> None:
+    """Stop the clock once the update is computed, let observers look at its result."""
+    self.train_state['accumulated_submission_time'] = self.sync.stop(self._state())
+    for observer, before in zip(watching, befores, strict=True):
+      observer.after_update(step, before, self.params, self.model_state)
+    self.clock.start()
+
+  def eval_due(self) -> bool:
+    """Bill the step (now or, left in flight, at the next step) and say if an eval is due."""
+    config, train_state, sync = self.config, self.train_state, self.sync
     settled = sync.settle()  # The previous step, if it was left in flight, is billed here.
     if settled is not None:
       train_state['accumulated_submission_time'] = settled
-      display.step(global_step - 1, settled)
-    out_of_steps = config.max_global_steps is not None and global_step >= config.max_global_steps
-    next_deadline = min(config.budget_sec, train_state['last_eval_submission_time']
-                        + eval_period)
-    if not (out_of_steps or train_state['training_complete'] or eval_after_first_step) \
-        and sync.defer((optimizer_state, params, model_state), next_deadline):
-      continue  # Nothing can fall due when this step ends: the host goes on to the next.
+      self.display.step(self.global_step - 1, settled)
+    self.out_of_steps = (config.max_global_steps is not None
+                         and self.global_step >= config.max_global_steps)
+    next_deadline = min(config.budget_sec,
+                        train_state['last_eval_submission_time'] + self.eval_period)
+    if not (self.out_of_steps or train_state['training_complete']
+            or self.eval_after_first_step) and sync.defer(self._state(), next_deadline):
+      return False  # Nothing can fall due when this step ends: the host goes on.
     # Sync on the returned state before reading the clock: queued work is billed here.
-    submission_time = sync.lap((optimizer_state, params, model_state))
+    submission_time = sync.lap(self._state())
     train_state['accumulated_submission_time'] = submission_time
     train_state['is_time_remaining'] = submission_time < config.budget_sec
-    ending = (not train_state['is_time_remaining'] or out_of_steps
-              or train_state['training_complete'])
-    display.step(global_step, submission_time)
-    if not (ending or eval_after_first_step or submission_time
-            - train_state['last_eval_submission_time'] >= eval_period):
-      continue
+    self.display.step(self.global_step, submission_time)
+    return (self._ending() or self.eval_after_first_step or submission_time
+            - train_state['last_eval_submission_time'] >= self.eval_period)
 
-    # --- evaluation (rule 3): prepare_for_eval is billed, the rest is not ---------------
-    _check_update_return(submission, (optimizer_state, params, model_state),
-                         reference_structure, global_step)
+  def _ending(self) -> bool:
+    return (not self.train_state['is_time_remaining'] or self.out_of_steps
+            or self.train_state['training_complete'])
+
+  def evaluate(self) -> None:
+    """Rule 3: `prepare_for_eval` is billed; the eval, its row and the checkpoint are not."""
+    config, submission, terms = self.config, self.config.submission, self.terms
+    train_state, step = self.train_state, self.global_step
+    _check_update_return(submission, self._state(), self.reference_structure, step)
     if submission.prepare_for_eval is not None:
       prepared = _call_submission(
-          submission, 'prepare_for_eval', global_step, submission.prepare_for_eval,
-          workload=view, current_param_container=params,
-          current_params_types=view.model_params_types, model_state=model_state,
-          hyperparameters=hp, loss_type=terms.loss_type, optimizer_state=optimizer_state,
-          eval_results=eval_results, global_step=global_step, rng=eval_key)
-      optimizer_state, params, model_state = _check_update_return(
-          submission, prepared, reference_structure, global_step, 'prepare_for_eval')
-    submission_time = sync.stop((optimizer_state, params, model_state))
-    eval_after_first_step = False
-    with eval_watch:
-      eval_result = _evaluate(config, *convention.for_eval(params, model_state), eval_key,
-                              global_step)
-    diverged = not (bool(_all_finite(params)) and all(
+          submission, 'prepare_for_eval', step, submission.prepare_for_eval,
+          workload=self.view, current_param_container=self.params,
+          current_params_types=self.view.model_params_types, model_state=self.model_state,
+          hyperparameters=config.hyperparameters, loss_type=terms.loss_type,
+          optimizer_state=self.optimizer_state, eval_results=self.eval_results,
+          global_step=step, rng=self.eval_key)
+      self.optimizer_state, self.params, self.model_state = _check_update_return(
+          submission, prepared, self.reference_structure, step, 'prepare_for_eval')
+    submission_time = self.sync.stop(self._state())
+    self.eval_after_first_step = False
+    with self.eval_watch:
+      eval_result = _evaluate(config, *self.convention.for_eval(self.params, self.model_state),
+                              self.eval_key, step)
+    diverged = not (bool(_all_finite(self.params)) and all(
         math.isfinite(v) for v in eval_result.values() if isinstance(v, float)))
     train_state.update(
         accumulated_submission_time=submission_time,
-        accumulated_eval_time=eval_watch.accumulated,
+        accumulated_eval_time=self.eval_watch.accumulated,
         last_eval_submission_time=submission_time,
         last_eval_time=time.time(),  # wall time the eval ended, as AlgoPerf records it
-        total_duration=wall_before + time.perf_counter() - wall_start)
+        total_duration=self.wall_before + time.perf_counter() - self.wall_start)
     if not diverged and within_budget(submission_time, config.budget_sec):
       _record_targets(terms, train_state, eval_result, submission_time)
     row = {**eval_result,
            'score': submission_time,
            'accumulated_submission_time': submission_time,
-           'accumulated_eval_time': eval_watch.accumulated,
-           'accumulated_logging_time': log_watch.accumulated,
+           'accumulated_eval_time': self.eval_watch.accumulated,
+           'accumulated_logging_time': self.log_watch.accumulated,
            'total_duration': train_state['total_duration']}
-    eval_results.append((global_step, row))
-    display.evaluated(eval_result.get(f'validation/{terms.target_metric_name}'),
-                      validation_reached=train_state['validation_goal_reached'],
-                      test_reached=train_state['test_goal_reached'],
-                      test_value=eval_result.get(f'test/{terms.target_metric_name}'))
-    if diverged:
-      status = DIVERGED
-    elif (config.stop_at_targets and train_state['validation_goal_reached']
-          and train_state['test_goal_reached']):
-      status = TARGETS_REACHED
-    elif train_state['training_complete']:
-      status = TRAINING_COMPLETE
-    elif not train_state['is_time_remaining']:
-      status = BUDGET_EXHAUSTED
-    elif out_of_steps:
-      status = MAX_STEPS
-    with log_watch, _runner_io('its logs and checkpoint', config.log_dir):
-      if metrics_logger is not None:
-        metrics_logger.append_scalar_metrics(row, global_step, preemption_count, is_eval=True)
-        train_state['accumulated_logging_time'] = log_watch.accumulated
-        if config.save_checkpoints or status is not None:
+    self.eval_results.append((step, row))
+    self.display.evaluated(eval_result.get(f'validation/{terms.target_metric_name}'),
+                           validation_reached=train_state['validation_goal_reached'],
+                           test_reached=train_state['test_goal_reached'],
+                           test_value=eval_result.get(f'test/{terms.target_metric_name}'))
+    self.status = self._stopping_rule(diverged)
+    with self.log_watch, _runner_io('its logs and checkpoint', config.log_dir):
+      if self.metrics_logger is not None:
+        self.metrics_logger.append_scalar_metrics(row, step, self.preemption_count,
+                                                  is_eval=True)
+        train_state['accumulated_logging_time'] = self.log_watch.accumulated
+        if config.save_checkpoints or self.status is not None:
           checkpoint.save(config.log_dir, checkpoint.TrialState(
-              params, model_state, optimizer_state, global_step, preemption_count,
-              dict(train_state), eval_results, input_queue.get_state(), status),
+              self.params, self.model_state, self.optimizer_state, step,
+              self.preemption_count, dict(train_state), self.eval_results,
+              self.input_queue.get_state(), self.status),
               keep_all=config.keep_all_checkpoints)
-    train_state['accumulated_logging_time'] = log_watch.accumulated
-    if status is None:
-      clock.start()
+      for observer in self.observers:
+        observer.after_eval(step, row, final=self.status is not None)
+    train_state['accumulated_logging_time'] = self.log_watch.accumulated
+    if self.status is None:
+      self.clock.start()
 
-  display.close()
-  if trace is not None:
-    trace.stop()
-  final_params, final_model_state = convention.for_eval(params, model_state)
-  result = TrialResult(
-      status=status, global_step=global_step, submission_time=clock.accumulated,
-      eval_time=eval_watch.accumulated, logging_time=log_watch.accumulated,
-      validation_target_reached=train_state['validation_goal_reached'],
-      test_target_reached=train_state['test_goal_reached'],
-      time_to_validation_target=train_state['time_to_validation_target'],
-      time_to_test_target=train_state['time_to_test_target'],
-      eval_results=eval_results, preemption_count=preemption_count,
-      params=final_params, optimizer_state=optimizer_state, model_state=final_model_state)
-  if config.log_dir is not None:
-    with _runner_io('trial_summary.json', config.log_dir):
-      logs.write_json(os.path.join(config.log_dir, logs.TRIAL_SUMMARY), result.summary())
-  return result
+  def _stopping_rule(self, diverged: bool) -> str | None:
+    train_state = self.train_state
+    if diverged:
+      return DIVERGED
+    if (self.config.stop_at_targets and train_state['validation_goal_reached']
+        and train_state['test_goal_reached']):
+      return TARGETS_REACHED
+    if train_state['training_complete']:
+      return TRAINING_COMPLETE
+    if not train_state['is_time_remaining']:
+      return BUDGET_EXHAUSTED
+    if self.out_of_steps:
+      return MAX_STEPS
+    return None
+
+  def finish(self) -> TrialResult:
+    """The trial's result, also written to trial_summary.json."""
+    config, train_state = self.config, self.train_state
+    self.display.close()
+    if self.trace is not None:
+      self.trace.stop()
+    final_params, final_model_state = self.convention.for_eval(self.params, self.model_state)
+    result = TrialResult(
+        status=self.status, global_step=self.global_step,
+        submission_time=self.clock.accumulated, eval_time=self.eval_watch.accumulated,
+        logging_time=self.log_watch.accumulated,
+        validation_target_reached=train_state['validation_goal_reached'],
+        test_target_reached=train_state['test_goal_reached'],
+        time_to_validation_target=train_state['time_to_validation_target'],
+        time_to_test_target=train_state['time_to_test_target'],
+        eval_results=self.eval_results, preemption_count=self.preemption_count,
+        params=final_params, optimizer_state=self.optimizer_state,
+        model_state=final_model_state)
+    if config.log_dir is not None:
+      with _runner_io('trial_summary.json', config.log_dir):
+        logs.write_json(os.path.join(config.log_dir, logs.TRIAL_SUMMARY), result.summary())
+    return result
+
+
+def _build_observers(config: TrialConfig, start: _TrialStart,
+                     convention) -> tuple[TrialObserver, ...]:
+  """The trial's observers, built from `config.observers` before any step (untimed)."""
+  if not config.observers or start.status is not None:
+    return ()
+  initial = convention.for_eval(start.initial_params, start.initial_model_state)
+  context = TrialContext(
+      workload=config.workload, log_dir=config.log_dir, seed=config.seed,
+      preemption_count=start.preemption_count,
+      resumed_at=start.global_step if start.restored else None,
+      initial_params=_copied(initial[0]), initial_model_state=_copied(initial[1]),
+      to_workload_form=convention.for_eval,
+      batch_to_workload_form=convention.batch_for_runner)
+  with _runner_io('its observers\' logs', config.log_dir):
+    return tuple(factory(context) for factory in config.observers)
+
+
+def _copied(tree):
+  """A copy the submission cannot donate away (its update may consume its inputs)."""
+  return jax.block_until_ready(jax.tree.map(
+      lambda x: jnp.array(x, copy=True) if isinstance(x, jax.Array) else x, tree))
 
 
 def _evaluate(config: TrialConfig, params, model_state, eval_key, global_step: int):

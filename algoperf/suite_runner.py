@@ -68,6 +68,7 @@ class SuiteRunConfig:
   show_progress: bool | None = None
   isolate_trials: bool = True  # each trial in its own watched process (docs/reliability.md)
   legacy_pmap: str = 'auto'  # AlgoPerf v0.5's pmap calling convention (algoperf.legacy_pmap)
+  instruments: Any = None  # InstrumentSettings (docs/instruments.md), or None
 
   @property
   def name(self) -> str:
@@ -262,7 +263,7 @@ def _run_workload(config: SuiteRunConfig, record: dict[str, Any], name: str,
       max_global_steps=config.max_global_steps, save_checkpoints=config.save_checkpoints,
       resume_last_run=True, show_progress=config.show_progress,
       isolate_trials=config.isolate_trials, check_submission=False,
-      legacy_pmap=config.legacy_pmap,
+      legacy_pmap=config.legacy_pmap, instruments=config.instruments,
       flags={'suite': record['suite'], 'workload': name, **{
           k: record[k] for k in _IDENTITY if k != 'suite'}})
   try:

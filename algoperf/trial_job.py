@@ -77,6 +77,8 @@ class TrialJob:
   capture_jax_trace: bool = False
   # AlgoPerf v0.5's pmap calling convention: 'auto', 'on' or 'off' (algoperf.legacy_pmap).
   legacy_pmap: str = 'auto'
+  # Observer factories (algoperf/observers.py), e.g. the instruments' settings.
+  observers: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +153,7 @@ def run_job(job: TrialJob, watch: Watch = NO_WATCH) -> JobResult:
         show_progress=job.show_progress, watch=watch, terms=terms,
         eval_model=eval_model, skip_evals=job.skip_evals,
         capture_jax_trace=job.capture_jax_trace, legacy_pmap=job.legacy_pmap,
+        observers=job.observers,
         facts={'study_index': job.study_index, 'trial_index': job.trial_index,
                'tuning_ruleset': job.tuning_ruleset,
                'tuning_search_space': job.tuning_search_space,

@@ -1,6 +1,7 @@
 """Runs one toy trial in its own process, so a test can SIGKILL it mid-training.
 
-Modes: `fresh`, `resume`, and two that kill the process at an exact point, as a preemption
+With RESUME_DRIVER_INSTRUMENTS set (`<quantities>@<schedule>`), the trial runs with
+instruments. Modes: `fresh`, `resume`, and two that kill the process at an exact point, as a preemption
 there would: `kill_after_final_checkpoint` (the trial's last checkpoint is written, its
 trial_summary.json is not) and `kill_before_first_checkpoint` (the first eval row is
 written, no checkpoint is).
@@ -34,6 +35,16 @@ def _patch_checkpoint_save(mode):
   checkpoint.save = patched
 
 
+def _instruments():
+  """RESUME_DRIVER_INSTRUMENTS=<quantities>@<schedule> instruments the trial."""
+  spec = os.environ.get('RESUME_DRIVER_INSTRUMENTS')
+  if not spec:
+    return ()
+  from algoperf.instruments.observer import InstrumentSettings
+  quantities, schedule = spec.split('@')
+  return (InstrumentSettings(quantities=quantities, schedule=schedule, dashboard=False),)
+
+
 def main(log_dir, max_steps, mode, params_out):
   if mode.startswith('kill_'):
     _patch_checkpoint_save(mode)
@@ -45,7 +56,8 @@ def main(log_dir, max_steps, mode, params_out):
   result = runner.run_trial(runner.TrialConfig(
       workload=workload, workload_name='toy', submission=sub, hyperparameters=None, seed=11,
       global_batch_size=32, eval_batch_size=64, budget_sec=1e6, log_dir=log_dir,
-      max_global_steps=max_steps, resume=resume, show_progress=False))
+      max_global_steps=max_steps, resume=resume, show_progress=False,
+      observers=_instruments()))
   np.savez(params_out, **{'kernel': np.asarray(result.params['dense']['kernel']),
                           'bias': np.asarray(result.params['dense']['bias']),
                           'step': result.global_step})

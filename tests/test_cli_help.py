@@ -10,7 +10,8 @@ import pytest
 from algoperf import suite as suite_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLIS = ('run_suite.py', 'score_submissions.py', 'analyze_runs.py', 'submission_runner.py')
+CLIS = ('run_suite.py', 'score_submissions.py', 'analyze_runs.py', 'submission_runner.py',
+        'instrument_dashboard.py')
 
 
 def _run(*args):
