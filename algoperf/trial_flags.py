@@ -31,11 +31,19 @@ flags.DEFINE_boolean('instrument_dashboard', True,
 
 
 def instrument_settings(flag_values: flags.FlagValues = flags.FLAGS):
-  """The instrument settings the flags ask for, or None when --instruments is empty."""
+  """The instrument settings the flags ask for, or None when --instruments is empty; a bad
+  name or a schedule that tracks none of --max_global_steps is a usage error, at once."""
   if not flag_values.instruments:
     return None
+  from absl import app
+
   from algoperf.instruments.observer import InstrumentSettings
-  return InstrumentSettings(
+  settings = InstrumentSettings(
       quantities=flag_values.instruments, schedule=flag_values.instrument_schedule,
       max_chunk_bytes=flag_values.instrument_max_chunk_mb * 2**20,
       dashboard=flag_values.instrument_dashboard)
+  try:
+    settings.check(flag_values.max_global_steps)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
+  return settings

@@ -68,3 +68,16 @@ def test_missing_and_wrong_values_are_one_error_line():
                                'no_such_workload')
   _assert_one_line_error_first(_run('analyze_runs.py', '--rerun_best_seeds=2'),
                                '--rerun_study')
+
+
+@pytest.mark.parametrize('cli, target', [('run_suite.py', '--workloads=mnist1d'),
+                                         ('submission_runner.py', '--workload=mnist1d')])
+@pytest.mark.parametrize('flags, words', [
+    (['--instruments=economy,grad_nrom'], ('--instruments', "'grad_nrom'", 'valid sets')),
+    (['--instruments=loss', '--instrument_schedule=linear:10:100'],
+     ('--instrument_schedule=linear:10:100', 'tracks no step')),
+])
+def test_bad_instrument_flags_are_one_error_line_before_any_run(cli, target, flags, words):
+  proc = _run(cli, '--submission_path=reference_algorithms/nadamw/submission.py', target,
+              '--max_global_steps=5', *flags)
+  _assert_one_line_error_first(proc, *words)

@@ -158,25 +158,28 @@ def test_missing_package_names_the_install_command():
   assert 'import_error.py, line 2, in <module>' in message
 
 
-@pytest.mark.skipif(tuple(map(int, jax.__version__.split('.')[:2])) < (0, 6),
-                    reason='this JAX still has jax.tree_map')
-def test_removed_jax_api_points_to_the_pinned_environment(tmp_path, monkeypatch):
-  # Legacy pmap mode puts jax.tree_map back in its process; a plain submission gets none.
-  monkeypatch.delattr(jax, 'tree_map', raising=False)
-  path = tmp_path / 'old_jax.py'
+def _init_error(path: pathlib.Path, body: str) -> str:
+  """The error of a trial whose submission's init_optimizer_state is `body` (one line)."""
   path.write_text((MALFORMED / 'malformed_base.py').read_text().replace(
-      'def init_optimizer_state(', 'def _unused_init(', 1) + '''
-
-def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
-  return jax.tree_map(lambda x: x * 0, model_params)
-''')
+      'def init_optimizer_state(', 'def _unused_init(', 1)
+      + '\n\ndef init_optimizer_state(workload, model_params, model_state, hyperparameters, '
+      f'rng):\n  {body}\n')
   sub = submission.load_submission(str(path))
   try:
     with pytest.raises(SubmissionError) as info:
       runner.run_trial(_config(sub))
   finally:
     sub.unload()
-  message = str(info.value)
+  return str(info.value)
+
+
+@pytest.mark.skipif(tuple(map(int, jax.__version__.split('.')[:2])) < (0, 6),
+                    reason='this JAX still has jax.tree_map')
+def test_removed_jax_api_points_to_the_pinned_environment(tmp_path, monkeypatch):
+  # Legacy pmap mode puts jax.tree_map back in its process; a plain submission gets none.
+  monkeypatch.delattr(jax, 'tree_map', raising=False)
+  message = _init_error(tmp_path / 'old_jax.py',
+                        'return jax.tree_map(lambda x: x * 0, model_params)')
   assert 'init_optimizer_state: raised AttributeError' in message
   assert 'no longer has' in message and 'constraints/algoperf-v0.5.txt' in message
   assert 'old_jax.py, line' in message
@@ -197,19 +200,7 @@ def test_algoperf_repository_imports_get_a_hint_not_pip_install(tmp_path, line, 
 
 
 def test_error_raised_inside_a_library_names_that_frame_too(tmp_path):
-  path = tmp_path / 'bad_reshape.py'
-  path.write_text((MALFORMED / 'malformed_base.py').read_text().replace(
-      'def init_optimizer_state(', 'def _unused_init(', 1) + '''
-
-def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
-  return jax.numpy.reshape(jax.numpy.zeros(6), (4, 4))
-''')
-  sub = submission.load_submission(str(path))
-  try:
-    with pytest.raises(SubmissionError) as info:
-      runner.run_trial(_config(sub))
-  finally:
-    sub.unload()
-  message = str(info.value)
+  message = _init_error(tmp_path / 'bad_reshape.py',
+                        'return jax.numpy.reshape(jax.numpy.zeros(6), (4, 4))')
   assert 'bad_reshape.py, line' in message
   assert '... raised inside jax/' in message

@@ -78,7 +78,8 @@ class InstrumentObserver(TrialObserver):
     self._computer = instruments_lib.Instruments(
         instruments_lib.resolve(settings.quantities, flag='--instruments'),
         instruments_lib.per_example_loss_fn(context.workload, context.initial_model_state),
-        max_chunk_bytes=settings.max_chunk_bytes)
+        max_chunk_bytes=settings.max_chunk_bytes, flag='--instruments',
+        memory_flag='--instrument_max_chunk_mb')
     self._meta_written = False
     self._drawn_at = -math.inf
     if context.resumed_at is not None:

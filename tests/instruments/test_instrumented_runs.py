@@ -118,3 +118,28 @@ def test_bad_settings_are_one_error_before_any_trial(tmp_path, settings, message
         submission_path=str(TESTS_DIR / 'submissions' / 'sgd.py'), workload_name='toy',
         experiment_dir=str(tmp_path), experiment_name='x', tuning_ruleset='self',
         max_global_steps=20, instruments=settings)
+
+
+def test_a_submission_that_donates_its_buffers_is_observed_from_copies(tmp_path):
+  # The v0.6-style fixture jits its step with donate_argnums: the params a tracked step
+  # starts from are deleted by the update, so the observer must have copied them.
+  from algoperf import tuning
+  hparams = {'learning_rate': 0.05, 'one_minus_beta1': 0.1, 'beta2': 0.999,
+             'warmup_factor': 0.05, 'weight_decay': 0.0, 'label_smoothing': 0.0,
+             'dropout_rate': 0.0}
+  sub = submission.load_submission(str(TESTS_DIR / 'submissions' / 'algoperf_v06_style.py'))
+  workload = toy_workload.ToyRegressionWorkload(validation_target=-1.0, test_target=-1.0,
+                                                eval_period_sec=1e9, budget_sec=1e6)
+  try:
+    runner.run_trial(runner.TrialConfig(
+        workload=workload, workload_name='toy', submission=sub,
+        hyperparameters=tuning.hyperparameters_type(list(hparams))(**hparams), seed=0,
+        global_batch_size=32, eval_batch_size=64, budget_sec=1e6, log_dir=str(tmp_path),
+        max_global_steps=12, save_checkpoints=False, show_progress=False,
+        observers=(InstrumentSettings(quantities='economy', schedule='linear:3',
+                                      dashboard=False),)))
+  finally:
+    sub.unload()
+  rows = instrument_log.load(str(tmp_path)).scalars
+  assert rows['global_step'].tolist() == [0, 3, 6, 9]
+  assert (rows['update_size'].iloc[1:] > 0).all() and (rows['distance'].iloc[1:] > 0).all()
