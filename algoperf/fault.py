@@ -41,16 +41,19 @@ _REMOVED_JAX_APIS = {
 
 def submission_frames(error: BaseException, root: str) -> list[traceback.FrameSummary]:
   """The frames of `error`'s traceback that run code from files under `root`."""
-  prefix = os.path.join(os.path.abspath(root), '')
   return [frame for frame in traceback.extract_tb(error.__traceback__)
-          if os.path.abspath(frame.filename).startswith(prefix)]
+          if _under(frame.filename, root)]
+
+
+def _under(filename: str, root: str) -> bool:
+  return os.path.abspath(filename).startswith(os.path.join(os.path.abspath(root), ''))
 
 
 def describe(error: BaseException, root: str) -> str:
   """Text to append to a one-line error: where in the submission, and a hint, if known."""
   parts = []
   frames = traceback.extract_tb(error.__traceback__)
-  own = submission_frames(error, root) if root else []
+  own = [frame for frame in frames if _under(frame.filename, root)] if root else []
   if own:
     lines = ["\n  in the submission's own code (innermost last):"]
     for frame in own[-MAX_FRAMES:]:

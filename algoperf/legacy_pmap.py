@@ -262,7 +262,9 @@ class Convention:
     """A hint for an exception the submission raised, or None."""
     if isinstance(error, spec.TrainingCompleteError | submission.SubmissionError):
       return None
-    if self.detection.legacy or 'pmap' in str(error):
+    # Only for a purely pmap-era source (code that also uses v0.6's sharding is more
+    # likely wrong in itself), or an error jax.pmap raised.
+    if self.detection.verdict == 'legacy' or 'pmap' in str(error):
       why = self.detection.legacy_text() or 'its error comes from jax.pmap'
       return (f'this looks like an AlgoPerf v0.5 (pmap) submission ({why}), run in the '
               'default (v0.6) calling convention, which hands params and state unreplicated '

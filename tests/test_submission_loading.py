@@ -204,3 +204,20 @@ def test_error_raised_inside_a_library_names_that_frame_too(tmp_path):
                         'return jax.numpy.reshape(jax.numpy.zeros(6), (4, 4))')
   assert 'bad_reshape.py, line' in message
   assert '... raised inside jax/' in message
+
+
+def test_own_bug_in_code_mixing_pmap_and_sharding_gets_no_legacy_mode_hint(tmp_path):
+  # Code with both pmap-era and v0.6 sharding calls (AlgoPerf's transitional submissions)
+  # runs in the default convention; its own bug must not be blamed on the convention.
+  path = tmp_path / 'mixed.py'
+  message = _init_error(path, 'return jax.numpy.zeros(())[0]')
+  assert "in the submission's own code" in message and '--legacy_pmap' not in message
+  path.write_text(path.read_text() + '\nfrom algoperf import jax_sharding_utils\n'
+                  'import flax.jax_utils\n_ = (jax_sharding_utils, flax.jax_utils.replicate)\n')
+  sub = submission.load_submission(str(path))
+  try:
+    with pytest.raises(SubmissionError) as info:
+      runner.run_trial(_config(sub))
+  finally:
+    sub.unload()
+  assert 'IndexError' in str(info.value) and '--legacy_pmap' not in str(info.value)
