@@ -3,7 +3,7 @@ r"""What the instruments show on the stored lite_v1 baselines (docs/instrument_f
 Reruns, with instruments on, hyperparameter points of the stored baselines
 (`baselines/lite_v1/runs/<algorithm>/.../trial_<i>/hparams.json`, with the trial's own seed,
 batch size and eval batch size from its `meta_data_0.json`, so the rerun trains the stored
-trajectory again), and measures three things:
+trajectory again; the script checks that against the stored training loss), and measures:
 
   stability  SGD, heavy-ball Momentum and Nesterov on noisy_quadratic: the largest Hessian
              eigenvalue λmax (`hess_max_ev`, Lanczos) against the largest curvature the
@@ -11,12 +11,16 @@ trajectory again), and measures three things:
              heavy ball, 2(1+β)/((1+2β)η_t) for Nesterov; computed here from the spectral
              radius of each rule's linear iteration, weight decay included). For each
              algorithm it reruns the largest stored learning rate that trained and the
-             smallest that diverged (as the stored trial_summary.json says).
+             smallest that diverged (as the stored trial_summary.json says), and predicts
+             every stored point's fate from its peak learning rate. It also compares the
+             loss's growth after the crossing with the rate the iteration predicts, and the
+             loss before it with the stationary loss of the noisy iteration.
   alpha      tuned NAdamW (the point `benchmarks/calibration/<workload>.json` tuned, found
-             among the stored trials) on mnist1d and noisy_quadratic, and on char_lm from the
-             GSNR run: Cockpit's normalised step length α over the whole schedule.
+             among the stored trials) on mnist1d and noisy_quadratic over the whole schedule,
+             on char_lm from the GSNR run, and SGD at its fastest stored point on mnist1d
+             (run as far as the stored trial ran): Cockpit's normalised step length α.
   gsnr       tuned NAdamW on char_lm: `mean_gsnr`, `grad_norm` and the loss across training
-             (mnist1d's and noisy_quadratic's α runs track them too).
+             (the mnist1d and noisy_quadratic NAdamW runs track them too).
 
 η_t is the learning rate the submission uses at step t: the reference algorithms build it with
 `reference_algorithms.common.schedules.from_hparams(hp, workload.step_hint)` (linear warmup
@@ -28,8 +32,9 @@ measured ‖θ₁ − θ₀‖/‖g‖.
 Figures (matplotlib Figure, Agg) and summary.txt / summary.json go to --output_dir; the
 trial logs (instruments.csv etc.) to --work_dir. The summary block is printed at the end.
 
-  python benchmarks/instrument_findings.py             # about 10-15 min on 2 CPU cores
-  python benchmarks/instrument_findings.py --smoke     # tiny runs, seconds (the test)
+  python benchmarks/instrument_findings.py             # about 15 min on 2 busy CPU cores
+  python benchmarks/instrument_findings.py --work_dir=runs --reuse   # redraw, no training
+  python benchmarks/instrument_findings.py --smoke     # tiny runs on noisy_quadratic
 """
 
 from __future__ import annotations
@@ -53,13 +58,14 @@ sys.path.insert(0, ROOT)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
+from scipy import linalg, stats  # noqa: E402
 
 from algoperf import checkpoint, logs, runner, submission, tuning  # noqa: E402
 from algoperf.instruments import log as instrument_log  # noqa: E402
 from algoperf.instruments.observer import InstrumentSettings  # noqa: E402
-from algoperf.plot_colours import unique_colours_by_name  # noqa: E402
+from algoperf.plot_colours import distinct_colours  # noqa: E402
 from reference_algorithms.common import schedules  # noqa: E402
 from workloads import registry  # noqa: E402
 
@@ -80,6 +86,7 @@ class Settings:
   steps: int = 0
   tracked: int = 300
   gsnr_every: int = 5
+  sgd_alpha_workload: str = 'mnist1d'
   reuse: bool = False
 
   def smoke(self) -> Settings:
@@ -88,7 +95,8 @@ class Settings:
     return dataclasses.replace(
         self, stability_algorithms=('momentum',), stability_steps=self.stability_steps or 60,
         stability_every=10, alpha_workloads=('noisy_quadratic',),
-        gsnr_workload='noisy_quadratic', steps=self.steps or 60, tracked=6, gsnr_every=10)
+        gsnr_workload='noisy_quadratic', steps=self.steps or 60, tracked=6, gsnr_every=10,
+        sgd_alpha_workload='')
 
 
 _HELP = {
@@ -105,6 +113,8 @@ _HELP = {
     'steps': 'Steps of the alpha and GSNR runs (0: the step hint).',
     'tracked': 'About this many tracked steps per alpha run.',
     'gsnr_every': 'Track every this many steps (GSNR run).',
+    'sgd_alpha_workload': 'Also α of the stored SGD trial that reached the target first on this '
+                          'workload, run as far as the stored trial ran (empty: skip).',
     'reuse': 'Reuse finished reruns of the same settings in --work_dir (redraw figures and '
              'the summary without training again).',
 }
@@ -129,6 +139,7 @@ def _define_flags() -> None:
 DPI = 100
 STABILITY_QUANTITIES = 'loss,grad_norm,update_size,hess_max_ev'
 RUN_QUANTITIES = 'loss,grad_norm,update_size,alpha,mean_gsnr'
+SGD_ALPHA_QUANTITIES = 'loss,grad_norm,update_size,alpha'
 BLOW_UP_FACTOR = 10.0  # "diverged": loss above this many times its pre-crossing median
 SUMMARY_BEGIN = '==== instrument findings: summary ===='
 SUMMARY_END = '==== end of summary ===='
@@ -149,10 +160,12 @@ class StoredTrial:
   seed: int
   global_batch_size: int
   eval_batch_size: int
+  global_step: int  # where the stored trial stopped
+  time_to_target: float | None  # its submission time to the validation target, if reached
 
   @property
   def label(self) -> str:
-    return f'{self.algorithm} η={self.hparams["learning_rate"]:g} (trial {self.trial})'
+    return f'{self.algorithm} η={self.hparams["learning_rate"]:.3g} (trial {self.trial})'
 
 
 def stored_trials(baselines_dir: str, algorithm: str, workload: str) -> list[StoredTrial]:
@@ -160,12 +173,13 @@ def stored_trials(baselines_dir: str, algorithm: str, workload: str) -> list[Sto
   trials = []
   for path in sorted(glob.glob(pattern), key=lambda p: int(p.rsplit('_', 1)[1])):
     meta = logs.read_json(os.path.join(path, 'meta_data_0.json'))
+    result = logs.read_json(os.path.join(path, 'trial_summary.json'))
     trials.append(StoredTrial(
         algorithm=algorithm, workload=workload, trial=int(path.rsplit('_', 1)[1]), path=path,
-        hparams=logs.read_json(os.path.join(path, 'hparams.json')),
-        status=logs.read_json(os.path.join(path, 'trial_summary.json'))['status'],
+        hparams=logs.read_json(os.path.join(path, 'hparams.json')), status=result['status'],
         seed=int(meta['rng_seed']), global_batch_size=int(meta['global_batch_size']),
-        eval_batch_size=int(meta['eval_batch_size'])))
+        eval_batch_size=int(meta['eval_batch_size']), global_step=int(result['global_step']),
+        time_to_target=result.get('time_to_validation_target')))
   if not trials:
     raise FileNotFoundError(f'no stored trials match {pattern}')
   return trials
@@ -180,6 +194,13 @@ def tuned_trial(baselines_dir: str, calibration_dir: str, workload: str,
     if trial.hparams == tuned:
       return trial
   raise LookupError(f'{workload}: no stored {algorithm} trial has the tuned point {tuned}')
+
+
+def fastest_trial(baselines_dir: str, algorithm: str, workload: str) -> StoredTrial | None:
+  """The stored trial that reached the validation target first (the study's best), if any."""
+  reached = [t for t in stored_trials(baselines_dir, algorithm, workload)
+             if t.time_to_target is not None]
+  return min(reached, key=lambda t: t.time_to_target) if reached else None
 
 
 def stored_losses(trial: StoredTrial) -> pd.DataFrame:
@@ -308,6 +329,33 @@ def iteration_matrix(rule: str, eta: float, lam: float, beta: float, wd: float) 
   raise ValueError(f'no linear iteration for {rule!r}')
 
 
+def noise_input(rule: str, eta: float, beta: float) -> np.ndarray:
+  """How gradient noise n (g = λx + n) enters the state (x, v) of `iteration_matrix`."""
+  if rule == 'sgd':
+    return np.array([-eta])
+  if rule == 'momentum':
+    return np.array([-eta, 1.0])
+  if rule == 'nesterov':
+    return np.array([-eta * (1 + beta), 1.0])
+  raise ValueError(rule)
+
+
+def stationary_loss(rule: str, eta: float, eigenvalues: np.ndarray, beta: float, wd: float,
+                    noise_var: float, floor: float) -> float:
+  """E[loss] once the iteration is stationary on the noisy quadratic: the floor ½σ²·tr H plus
+  ½λᵢ·Var(xᵢ) per eigen-direction, with gradient noise nᵢ = λᵢ·x̄ᵢ, Var x̄ᵢ = σ²/B
+  (stationary covariance from the discrete Lyapunov equation P = MPMᵀ + bbᵀ·Var nᵢ)."""
+  excess = 0.0
+  for lam in eigenvalues:
+    m = iteration_matrix(rule, eta, lam, beta, wd)
+    if np.max(np.abs(np.linalg.eigvals(m))) >= 1.0:
+      return float('inf')
+    b = noise_input(rule, eta, beta)[:, None]
+    cov = linalg.solve_discrete_lyapunov(m, b @ b.T * lam**2 * noise_var)
+    excess += 0.5 * lam * cov[0, 0]
+  return floor + float(excess)
+
+
 def spectral_radius(rule, eta, lam, beta, wd) -> float:
   return float(np.max(np.abs(np.linalg.eigvals(iteration_matrix(rule, eta, lam, beta, wd)))))
 
@@ -358,41 +406,70 @@ def stability_runs_to_do(baselines_dir, algorithms, workload) -> list[StoredTria
   return chosen
 
 
-def analyse_stability(run: Rerun, lam: float) -> dict:
+def analyse_stability(run: Rerun, lam: float, eigenvalues: np.ndarray, noise_std: float,
+                      floor: float) -> dict:
+  """When η_t crosses the edge η*, when the loss leaves its floor, and whether it then grows
+  at the rate the linear iteration predicts (loss ∝ amplitude², so 2·log10 ρ per step)."""
   rule = run.stored.algorithm
   beta, wd = rule_params(run.stored.hparams)
   eta_star = largest_stable(rule, lam=lam, eta=None, beta=beta, wd=wd)
-  all_steps = np.arange(run.steps)
-  etas = run.learning_rate(all_steps)
+  etas = run.learning_rate(np.arange(run.steps))
   over = np.nonzero(etas > eta_star)[0]
-  crossing = int(all_steps[over[0]]) if over.size else None
+  crossing = int(over[0]) if over.size else None
   s = run.scalars
+  tracked = s['global_step'].to_numpy()
   loss = s['loss'].to_numpy()
   finite = np.isfinite(loss)
-  before = finite & ((s['global_step'] < crossing) if crossing is not None else True)
-  reference = float(np.median(loss[before])) if before.any() else float('nan')
+  edge = crossing if crossing is not None else run.steps
+  reference = float(np.median(loss[finite & (tracked < edge)]))
   blown = (~finite) | (loss > BLOW_UP_FACTOR * reference)
-  blow_up = int(s['global_step'][blown].iloc[0]) if blown.any() else None
-  first_nonfinite = int(s['global_step'][~finite].iloc[0]) if (~finite).any() else None
-  amplification = None
-  if crossing is not None and blow_up is not None and blow_up >= crossing:
-    radii = [spectral_radius(rule, etas[t], lam, beta, wd) for t in range(crossing, blow_up)]
-    amplification = float(np.sum(np.log10(radii)))
+  blow_up = int(tracked[blown][0]) if blown.any() else None
+  first_nonfinite = int(tracked[~finite][0]) if (~finite).any() else None
+
+  def log10_growth(start, stop):  # predicted log10 growth of the top mode's amplitude
+    return float(sum(np.log10(spectral_radius(rule, etas[t], lam, beta, wd))
+                     for t in range(start, stop)))
+
+  warm = run.warmup_steps
+  early = finite & (tracked >= 0.1 * warm) & (tracked < 0.2 * warm)
+  near = finite & (tracked >= edge - 500) & (tracked < edge)
+  noise_var = noise_std**2 / run.stored.global_batch_size
+
+  def predicted_median(mask):  # the stationary E[loss] at each tracked step's η_t
+    return float(np.median([stationary_loss(rule, etas[t], eigenvalues, beta, wd, noise_var,
+                                            floor) for t in tracked[mask]]))
+  out = {
+      'trial': run.stored.label, 'rule': rule, 'beta': beta, 'weight_decay': wd,
+      'peak_lr': run.stored.hparams['learning_rate'], 'warmup_steps': warm,
+      'peak_over_eta_star': run.stored.hparams['learning_rate'] / eta_star,
+      'stored_status': run.stored.status, 'rerun_status': run.status, 'steps': run.steps,
+      'eta_star': eta_star, 'crossing_step': crossing, 'loss_reference': reference,
+      'loss_median_early_warmup': float(np.median(loss[early])) if early.any() else None,
+      'loss_median_500_steps_before_edge_or_end': (float(np.median(loss[near]))
+                                                   if near.any() else None),
+      'predicted_stationary_loss_early_warmup': predicted_median(early) if early.any() else None,
+      'predicted_stationary_loss_500_steps_before_edge_or_end': (
+          predicted_median(near) if near.any() else None),
+      'blow_up_step': blow_up, 'first_nonfinite_step': first_nonfinite,
+      'amplitude_growth_log10_crossing_to_nonfinite': (
+          log10_growth(crossing, first_nonfinite)
+          if crossing is not None and first_nonfinite is not None else None),
+      'reproduction': reproduction_check(run), 'wall_sec': run.wall_sec}
   stored = stored_losses(run.stored)
   stored_bad = stored[~np.isfinite(stored['loss'])]
-  return {
-      'trial': run.stored.label, 'rule': rule, 'beta': beta, 'weight_decay': wd,
-      'peak_lr': run.stored.hparams['learning_rate'], 'warmup_steps': run.warmup_steps,
-      'stored_status': run.stored.status, 'rerun_status': run.status, 'steps': run.steps,
-      'eta_star': eta_star, 'crossing_step': crossing,
-      'loss_reference': reference, 'blow_up_step': blow_up,
-      'first_nonfinite_step': first_nonfinite,
-      'max_loss_over_reference': float(np.nanmax(np.where(finite, loss, np.nan)) / reference),
-      'top_mode_growth_log10_crossing_to_blow_up': amplification,
-      'stored_first_nonfinite_logged_step': (int(stored_bad['global_step'].iloc[0])
-                                             if len(stored_bad) else None),
-      'reproduction': reproduction_check(run), 'wall_sec': run.wall_sec,
-  }
+  out['stored_first_nonfinite_logged_step'] = (int(stored_bad['global_step'].iloc[0])
+                                               if len(stored_bad) else None)
+  # Where the top mode dominates the loss (> 100× its floor) and the loss is still finite.
+  window = np.nonzero(finite & (loss > 100 * reference))[0]
+  if window.size >= 2:
+    i, j = window[0], window[-1]
+    steps = int(tracked[j] - tracked[i])
+    out['growth_window'] = [int(tracked[i]), int(tracked[j])]
+    out['loss_growth_log10_per_step_measured'] = float(
+        (np.log10(loss[j]) - np.log10(loss[i])) / steps)
+    out['loss_growth_log10_per_step_predicted'] = 2 * log10_growth(
+        int(tracked[i]), int(tracked[j])) / steps
+  return out
 
 
 def sgd_learning_rate_check(run: Rerun) -> dict:
@@ -435,30 +512,30 @@ def stored_point_predictions(baselines_dir, algorithms, workload, lam) -> list[d
 
 def stability_figure(runs: list[Rerun], results: list[dict], lam_true: float, floor: float,
                      path: str) -> None:
-  names = ['λmax (hess_max_ev)', 'largest stable curvature at η_t', 'loss']
-  colour = unique_colours_by_name(names)
+  lam_colour, edge_colour, loss_colour = distinct_colours(3)
   fig = Figure(figsize=(3.0 * len(runs), 5.6))
   axes = fig.subplots(2, len(runs), squeeze=False, sharex='col')
   for k, (run, res) in enumerate(zip(runs, results, strict=True)):
     s = run.scalars
     top, bottom = axes[0, k], axes[1, k]
     steps = np.arange(1, run.steps)
-    etas = run.learning_rate(steps)
-    beta, wd = rule_params(run.stored.hparams)
-    h_star = res['eta_star'] * res['lambda_max_measured']  # η*·λ at this λ: the edge in ηλ
-    top.plot(steps, h_star / etas, color=colour[names[1]], lw=1.5,
-             label=f'{CLOSED_FORM_TEXT[res["rule"]]}/η_t' if res['rule'] != 'sgd' else '2/η_t')
-    top.plot(s['global_step'], s['hess_max_ev'], '.', ms=3, color=colour[names[0]],
-             label='λmax measured')
-    top.axhline(lam_true, color='0.3', lw=0.6, ls=':', label=f'true λmax {lam_true:.2f}')
+    # The largest stable curvature at η_t: (η*·λmax)/η_t, the edge in ηλ over η_t.
+    edge = res['eta_star'] * res['lambda_max_measured'] / run.learning_rate(steps)
+    top.plot(steps, edge, color=edge_colour, lw=1.5,
+             label=f'{CLOSED_FORM_TEXT[res["rule"]]}/η_t')
+    top.plot(s['global_step'], s['hess_max_ev'], '.', ms=2.5, color=lam_colour,
+             label='λmax (hess_max_ev)')
+    top.axhline(lam_true, color='0.3', lw=0.6, ls=':', label=f'λmax of H: {lam_true:.2f}')
     top.set_yscale('log')
     top.set_ylim(lam_true / 8, lam_true * 30)
-    top.set_title(f'{run.stored.algorithm} η={res["peak_lr"]:g}\n'
+    top.set_title(f'{run.stored.algorithm} η={res["peak_lr"]:g} (β={res["beta"]:g})\n'
                   f'stored: {run.stored.status}', fontsize=9)
+    top.legend(fontsize=6, loc='upper right')
     loss = s['loss'].where(np.isfinite(s['loss']))
-    bottom.plot(s['global_step'], loss, color=colour[names[2]], lw=0.9)
-    bottom.axhline(floor, color='0.3', lw=0.6, ls=':', label='E loss at optimum')
+    bottom.plot(s['global_step'], loss, color=loss_colour, lw=0.8)
+    bottom.axhline(floor, color='0.3', lw=0.6, ls=':', label='E[loss] at the optimum')
     bottom.set_yscale('log')
+    bottom.set_ylim(floor * 0.8, floor * 1e4)  # the blow-up leaves the axes upwards
     for ax in (top, bottom):
       if res['crossing_step'] is not None:
         ax.axvline(res['crossing_step'], color='k', lw=0.8, ls='--')
@@ -466,16 +543,15 @@ def stability_figure(runs: list[Rerun], results: list[dict], lam_true: float, fl
         ax.axvline(res['blow_up_step'], color='tab:red', lw=0.8)
       ax.tick_params(labelsize=7)
     if res['first_nonfinite_step'] is not None:
-      bottom.text(0.02, 0.96, f'non-finite from step {res["first_nonfinite_step"]}',
+      bottom.text(0.03, 0.96, f'non-finite from\nstep {res["first_nonfinite_step"]}',
                   transform=bottom.transAxes, fontsize=7, va='top')
     bottom.set_xlabel('step', fontsize=8)
     if k == 0:
       top.set_ylabel('curvature', fontsize=8)
       bottom.set_ylabel('mini-batch loss', fontsize=8)
-      top.legend(fontsize=6, loc='upper right')
-      bottom.legend(fontsize=6, loc='upper right')
+      bottom.legend(fontsize=6, loc='center left')
   fig.suptitle('noisy_quadratic: measured λmax against the largest curvature η_t keeps stable\n'
-               'dashed: η_t crosses the edge; red: loss > 10× its pre-crossing median',
+               'dashed: η_t crosses the edge; red: loss > 10× its median before the crossing',
                fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=DPI)
@@ -521,9 +597,8 @@ def analyse_alpha(run: Rerun) -> dict:
 
 
 def alpha_figure(runs: list[Rerun], results: list[dict], path: str) -> None:
-  names = ['all tracked steps', 'last 10%', 'learning rate']
-  colour = unique_colours_by_name(names)
-  fig = Figure(figsize=(10, 2.6 * len(runs)))
+  all_colour, last_colour, lr_colour = distinct_colours(3)
+  fig = Figure(figsize=(10, 2.5 * len(runs)))
   axes = fig.subplots(len(runs), 2, squeeze=False)
   for k, (run, res) in enumerate(zip(runs, results, strict=True)):
     s = run.scalars
@@ -532,32 +607,33 @@ def alpha_figure(runs: list[Rerun], results: list[dict], path: str) -> None:
     hist, trend = axes[k]
     bins = np.linspace(-1.5, 1.5, 61)
     clipped = np.clip(a, -1.5, 1.5)
-    hist.hist(clipped, bins=bins, color=colour[names[0]], alpha=0.6, density=True,
-              label=f'{names[0]} (mean {res["mean"]:.2f})')
-    hist.hist(clipped[-max(1, len(a) // 10):], bins=bins, color=colour[names[1]], alpha=0.6,
-              density=True, label=f'{names[1]} (mean {res["mean_last_10pct"]:.2f})')
+    hist.hist(clipped, bins=bins, color=all_colour, alpha=0.6, density=True,
+              label=f'all tracked steps (mean {res["mean"]:.2f})')
+    hist.hist(clipped[-max(1, len(a) // 10):], bins=bins, color=last_colour, alpha=0.5,
+              density=True, label=f'last 10% (mean {res["mean_last_10pct"]:.2f})')
     hist.axvline(0, color='k', lw=0.8)
-    hist.set_title(f'{run.stored.workload}: α of tuned NAdamW, '
-                   f'{100 * res["fraction_positive"]:.0f}% > 0', fontsize=9)
+    hist.set_title(f'{run.stored.workload}: {run.stored.label}, {run.steps} steps; '
+                   f'{100 * res["fraction_positive"]:.1f}% of α > 0', fontsize=9)
     hist.set_xlabel('α (clipped to ±1.5)', fontsize=8)
     hist.legend(fontsize=7)
-    trend.plot(steps, a, '.', ms=2.5, color=colour[names[0]])
+    trend.plot(steps, a, '.', ms=2.5, color=all_colour)
     if len(a) >= 5:
       window = max(3, len(a) // 15)
       trend.plot(steps, pd.Series(a).rolling(window, center=True, min_periods=1).median(),
                  color='k', lw=1.2, label=f'running median ({window} points)')
-      trend.legend(fontsize=7, loc='lower right')
+      trend.legend(fontsize=7, loc='lower left')
     trend.axhline(0, color='k', lw=0.6, ls=':')
     trend.set_ylim(-1.6, 1.6)
     trend.set_xlabel('step', fontsize=8)
     trend.set_ylabel('α', fontsize=8)
     lr = trend.twinx()
     grid = np.linspace(0, run.steps - 1, 400).astype(int)
-    lr.plot(grid, run.learning_rate(grid), color=colour[names[2]], lw=1.0)
-    lr.set_ylabel('η_t', fontsize=8, color=colour[names[2]])
-    lr.tick_params(labelsize=7)
-    for ax in (hist, trend):
+    lr.plot(grid, run.learning_rate(grid), color=lr_colour, lw=1.0)
+    lr.set_ylim(bottom=0)
+    lr.set_ylabel('η_t', fontsize=8, color=lr_colour)
+    for ax in (hist, trend, lr):
       ax.tick_params(labelsize=7)
+    trend.xaxis.set_major_locator(ticker.MaxNLocator(5))
   fig.tight_layout()
   fig.savefig(path, dpi=DPI)
 
@@ -595,29 +671,33 @@ def analyse_gsnr(run: Rerun) -> dict:
 
 
 def gsnr_figure(runs: list[Rerun], results: list[dict], path: str) -> None:
-  names = ['mean_gsnr', 'grad_norm', 'loss']
-  colour = unique_colours_by_name(names)
+  gsnr_colour, norm_colour, loss_colour = distinct_colours(3)
   fig = Figure(figsize=(4.0 * len(runs), 5.2))
   axes = fig.subplots(2, len(runs), squeeze=False, sharex='col')
   for k, (run, res) in enumerate(zip(runs, results, strict=True)):
     s = run.scalars
     top, bottom = axes[0, k], axes[1, k]
-    top.plot(s['global_step'], s['mean_gsnr'], '.-', ms=2.5, lw=0.6, color=colour[names[0]])
+    top.plot(s['global_step'], s['mean_gsnr'], '.', ms=2.5, color=gsnr_colour)
+    if len(s) >= 5:
+      window = max(3, len(s) // 15)
+      top.plot(s['global_step'],
+               s['mean_gsnr'].rolling(window, center=True, min_periods=1).median(),
+               color='k', lw=1.0, label=f'running median ({window} points)')
     top.axhline(res['pure_noise_level_1_over_B_minus_1'], color='0.3', ls=':', lw=0.8,
                 label=f'1/(B−1), B={res["batch_size"]}')
     top.set_yscale('log')
     top.set_title(f'{run.stored.workload}: {run.stored.label}', fontsize=9)
     top.legend(fontsize=7)
-    bottom.plot(s['global_step'], s['grad_norm'], color=colour[names[1]], lw=0.9,
-                label='grad_norm')
+    bottom.plot(s['global_step'], s['grad_norm'], color=norm_colour, lw=0.8)
     bottom.set_yscale('log')
     loss_ax = bottom.twinx()
-    loss_ax.plot(s['global_step'], s['loss'], color=colour[names[2]], lw=0.9)
-    loss_ax.set_ylabel('loss', fontsize=8, color=colour[names[2]])
+    loss_ax.plot(s['global_step'], s['loss'], color=loss_colour, lw=0.9)
+    loss_ax.set_ylabel('loss', fontsize=8, color=loss_colour)
+    bottom.set_ylabel('‖g‖ (grad_norm)', fontsize=8, color=norm_colour)
     bottom.set_xlabel('step', fontsize=8)
+    bottom.xaxis.set_major_locator(ticker.MaxNLocator(4))
     if k == 0:
       top.set_ylabel('mean GSNR', fontsize=8)
-      bottom.set_ylabel('‖g‖', fontsize=8, color=colour[names[1]])
     for ax in (top, bottom, loss_ax):
       ax.tick_params(labelsize=7)
   fig.tight_layout()
@@ -643,7 +723,8 @@ def summary_lines(summary: dict) -> list[str]:
   out.append(f'[stability] workload {st["workload"]}: λmax measured (median of '
              f'{st["lambda_max_tracked"]} finite tracked steps) {st["lambda_max_measured"]:.6g}'
              f' (spread {st["lambda_max_spread"]:.2g}), true λmax of H {st["lambda_max_true"]:.6g}'
-             f', rel. error {st["lambda_max_rel_error"]:.2g}')
+             f', rel. error {st["lambda_max_rel_error"]:.2g}; E[loss] at the optimum ½σ²·tr H = '
+             f'{st["loss_floor"]:.4g}')
   if st.get('sgd_learning_rate_check'):
     c = st['sgd_learning_rate_check']
     out.append(f'[stability] SGD ‖θ₁−θ₀‖/‖g‖ vs scheduled η_t: {c["steps_compared"]} steps, '
@@ -658,21 +739,33 @@ def summary_lines(summary: dict) -> list[str]:
     rep_text = (f'rerun loss = stored loss at {rep["compared_steps"]} steps '
                 f'(max rel. diff {rep["max_rel_diff"]:.2g})' if rep.get('compared_steps')
                 else rep.get('note', ''))
+    growth = ''
+    if 'growth_window' in r:
+      growth = (f'; loss growth over steps {r["growth_window"][0]}-{r["growth_window"][1]}: '
+                f'measured {r["loss_growth_log10_per_step_measured"]:.4f} decades/step, '
+                f'predicted 2·log10 ρ {r["loss_growth_log10_per_step_predicted"]:.4f}')
     out.append(f'[stability] {r["trial"]}: stored {r["stored_status"]}, rerun '
-               f'{r["rerun_status"]} ({r["steps"]} steps); η*={r["eta_star"]:.5g}, '
-               f'warmup {r["warmup_steps"]} steps; η_t crosses η* at step '
-               f'{_fmt(r["crossing_step"])}; loss > {BLOW_UP_FACTOR:g}× pre-crossing median '
-               f'({r["loss_reference"]:.4g}) at tracked step {_fmt(r["blow_up_step"])}; '
-               f'first non-finite tracked step {_fmt(r["first_nonfinite_step"])} (stored log: '
-               f'{_fmt(r["stored_first_nonfinite_logged_step"])}); top-mode growth from '
-               f'crossing to blow-up 10^{_fmt(r["top_mode_growth_log10_crossing_to_blow_up"], 3)}'
-               f'; max loss / median {r["max_loss_over_reference"]:.3g}; {rep_text}')
+               f'{r["rerun_status"]} ({r["steps"]} steps); η*={r["eta_star"]:.5g}, peak η/η* '
+               f'{r["peak_over_eta_star"]:.3g}, warmup {r["warmup_steps"]} steps; η_t crosses η* '
+               f'at step {_fmt(r["crossing_step"])}; median loss before it '
+               f'{r["loss_reference"]:.4g}; median loss in early warmup (steps 0.1-0.2 of '
+               f'warmup) {_fmt(r["loss_median_early_warmup"])}, predicted stationary '
+               f'{_fmt(r["predicted_stationary_loss_early_warmup"])}; in the last 500 steps '
+               f'before the edge/end {_fmt(r["loss_median_500_steps_before_edge_or_end"])}, '
+               f'predicted {_fmt(r["predicted_stationary_loss_500_steps_before_edge_or_end"])}'
+               f'; loss > '
+               f'{BLOW_UP_FACTOR:g}× the median before the crossing at tracked step '
+               f'{_fmt(r["blow_up_step"])}; first '
+               f'non-finite tracked step {_fmt(r["first_nonfinite_step"])} (stored log, every '
+               f'100 steps: {_fmt(r["stored_first_nonfinite_logged_step"])}); predicted top-mode '
+               f'amplitude growth crossing -> non-finite 10^'
+               f'{_fmt(r["amplitude_growth_log10_crossing_to_nonfinite"], 3)}{growth}; {rep_text}')
   agree = sum(p['agrees'] for p in st['stored_points'])
   out.append(f'[stability] all stored points: peak η > η* predicts divergence; agrees with '
              f'the stored status for {agree}/{len(st["stored_points"])}')
   for p in st['stored_points']:
     out.append(f'[stability]   {p["algorithm"]} trial {p["trial"]} η={p["peak_lr"]:g}: '
-               f'η*={p["eta_star"]:.4g}, predicted {"diverge" if p["predicted_diverge"] else "stable"}'
+               f'η*={p["eta_star"]:.4g} (η/η* {p["peak_lr"] / p["eta_star"]:.3g}), predicted {"diverge" if p["predicted_diverge"] else "stable"}'
                f', stored {p["stored_status"]}; predicted crossing step '
                f'{_fmt(p["predicted_crossing_step"])}, stored first non-finite logged step '
                f'{_fmt(p["stored_first_nonfinite_logged_step"])}')
@@ -739,7 +832,9 @@ def run_all(settings: Settings, command: str = '') -> dict:
   lam_values = np.concatenate([r.scalars['hess_max_ev'][np.isfinite(r.scalars['loss'])]
                                .to_numpy() for r in runs])
   lam = float(np.median(lam_values))
-  results = [analyse_stability(r, lam) for r in runs]
+  eigenvalues = np.asarray(workload.eigenvalues, np.float64)
+  results = [analyse_stability(r, lam, eigenvalues, float(workload.NOISE_STD), floor)
+             for r in runs]
   for res in results:
     res['lambda_max_measured'] = lam
   edges = {}
@@ -780,20 +875,29 @@ def run_all(settings: Settings, command: str = '') -> dict:
     tuned_runs[name] = rerun(stored, RUN_QUANTITIES, steps, every, work_dir, cfg.reuse)
   alpha_order = [n for n in names if n in cfg.alpha_workloads] + [
       n for n in names if n not in cfg.alpha_workloads]
+  alpha_runs = [tuned_runs[n] for n in alpha_order]
+  if cfg.sgd_alpha_workload:  # Cockpit's own setting: SGD at its best stored point
+    stored = fastest_trial(cfg.baselines_dir, 'sgd', cfg.sgd_alpha_workload)
+    if stored is None:
+      print(f'no stored SGD trial reached the target on {cfg.sgd_alpha_workload}; skipped')
+    else:
+      steps = cfg.steps or stored.global_step
+      alpha_runs.append(rerun(stored, SGD_ALPHA_QUANTITIES, steps,
+                              max(1, steps // cfg.tracked), work_dir, cfg.reuse))
   alpha_results = []
-  for name in alpha_order:
-    res = analyse_alpha(tuned_runs[name])
-    res['workload'] = name
+  for run in alpha_runs:
+    res = analyse_alpha(run)
+    res['workload'] = run.stored.workload
     alpha_results.append(res)
-  path = os.path.join(output_dir, 'alpha_nadamw.png')
-  alpha_figure([tuned_runs[n] for n in alpha_order], alpha_results, path)
+  path = os.path.join(output_dir, 'alpha.png')
+  alpha_figure(alpha_runs, alpha_results, path)
   figures.append(path)
   gsnr_results = [analyse_gsnr(tuned_runs[n]) for n in gsnr_first]
-  path = os.path.join(output_dir, 'gsnr_nadamw.png')
+  path = os.path.join(output_dir, 'gsnr.png')
   gsnr_figure([tuned_runs[n] for n in gsnr_first], gsnr_results, path)
   figures.append(path)
 
-  every_run = [*runs, *tuned_runs.values()]
+  every_run = [*runs, *alpha_runs[len(alpha_order):], *tuned_runs.values()]
   summary = {'command': command or 'run_all(Settings(...))', 'work_dir': work_dir,
              'wall_sec': time.perf_counter() - start,
              'reruns_wall_sec': sum(r.wall_sec for r in every_run),
