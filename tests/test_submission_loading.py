@@ -97,15 +97,19 @@ def test_libraries_first_imported_by_a_submission_stay_loaded(tmp_path):
   assert 'colorsys' in sys.modules
 
 
-def test_run_job_unloads_the_submission(tmp_path):
-  before = set(sys.modules)
-  job = trial_job.TrialJob(
-      submission_path=str(FIRST_PACKAGE), workload_name='toy', base_workload_name='toy',
-      workload_factory=_workload, log_dir=str(tmp_path), study_index=0, trial_index=1,
+def _run_job(path, log_dir) -> trial_job.JobResult:
+  """Two steps of `path` on the toy workload as a trial job, in this process."""
+  return trial_job.run_job(trial_job.TrialJob(
+      submission_path=str(path), workload_name='toy', base_workload_name='toy',
+      workload_factory=_workload, log_dir=str(log_dir), study_index=0, trial_index=1,
       seed=0, hyperparameters=None, budget_sec=60.0, tuning_ruleset='self',
       tuning_search_space=None, max_global_steps=2, save_checkpoints=False,
-      show_progress=False)
-  result = trial_job.run_job(job)
+      show_progress=False))
+
+
+def test_run_job_unloads_the_submission(tmp_path):
+  before = set(sys.modules)
+  result = _run_job(FIRST_PACKAGE, tmp_path)
   assert result.status == runner.MAX_STEPS, result
   assert not [name for name in set(sys.modules) - before
               if name.startswith('_algoperf_submission_')]
@@ -133,13 +137,7 @@ def test_own_bug_is_reported_at_the_submissions_line(tmp_path):
 
 def test_own_bug_traceback_is_written_to_the_trial_folder(tmp_path):
   path = MALFORMED / 'update_params_indexes_scalar_loss.py'
-  job = trial_job.TrialJob(
-      submission_path=str(path), workload_name='toy', base_workload_name='toy',
-      workload_factory=_workload, log_dir=str(tmp_path), study_index=0, trial_index=1,
-      seed=0, hyperparameters=None, budget_sec=60.0, tuning_ruleset='self',
-      tuning_search_space=None, max_global_steps=2, save_checkpoints=False,
-      show_progress=False)
-  result = trial_job.run_job(job)
+  result = _run_job(path, tmp_path)
   assert result.status == trial_job.SUBMISSION_ERROR
   assert result.summary['traceback_file'] == trial_job.ERROR_TRACEBACK
   text = (tmp_path / trial_job.ERROR_TRACEBACK).read_text()
