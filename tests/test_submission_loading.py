@@ -97,6 +97,17 @@ def test_libraries_first_imported_by_a_submission_stay_loaded(tmp_path):
   assert 'colorsys' in sys.modules
 
 
+def _trial_error(path) -> str:
+  """The SubmissionError message of a trial of `path` on the toy workload (this process)."""
+  sub = submission.load_submission(str(path))
+  try:
+    with pytest.raises(SubmissionError) as info:
+      runner.run_trial(_config(sub))
+  finally:
+    sub.unload()
+  return str(info.value)
+
+
 def _run_job(path, log_dir) -> trial_job.JobResult:
   """Two steps of `path` on the toy workload as a trial job, in this process."""
   return trial_job.run_job(trial_job.TrialJob(
@@ -120,13 +131,7 @@ def test_run_job_unloads_the_submission(tmp_path):
 
 def test_own_bug_is_reported_at_the_submissions_line(tmp_path):
   path = MALFORMED / 'update_params_indexes_scalar_loss.py'
-  sub = submission.load_submission(str(path))
-  try:
-    with pytest.raises(SubmissionError) as info:
-      runner.run_trial(_config(sub))
-  finally:
-    sub.unload()
-  message = str(info.value)
+  message = _trial_error(path)
   assert message.startswith(f'{path}: update_params: raised IndexError at step 0')
   assert "in the submission's own code" in message
   line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
@@ -162,13 +167,7 @@ def _init_error(path: pathlib.Path, body: str) -> str:
       'def init_optimizer_state(', 'def _unused_init(', 1)
       + '\n\ndef init_optimizer_state(workload, model_params, model_state, hyperparameters, '
       f'rng):\n  {body}\n')
-  sub = submission.load_submission(str(path))
-  try:
-    with pytest.raises(SubmissionError) as info:
-      runner.run_trial(_config(sub))
-  finally:
-    sub.unload()
-  return str(info.value)
+  return _trial_error(path)
 
 
 @pytest.mark.skipif(tuple(map(int, jax.__version__.split('.')[:2])) < (0, 6),
@@ -212,10 +211,5 @@ def test_own_bug_in_code_mixing_pmap_and_sharding_gets_no_legacy_mode_hint(tmp_p
   assert "in the submission's own code" in message and '--legacy_pmap' not in message
   path.write_text(path.read_text() + '\nfrom algoperf import jax_sharding_utils\n'
                   'import flax.jax_utils\n_ = (jax_sharding_utils, flax.jax_utils.replicate)\n')
-  sub = submission.load_submission(str(path))
-  try:
-    with pytest.raises(SubmissionError) as info:
-      runner.run_trial(_config(sub))
-  finally:
-    sub.unload()
-  assert 'IndexError' in str(info.value) and '--legacy_pmap' not in str(info.value)
+  message = _trial_error(path)
+  assert 'IndexError' in message and '--legacy_pmap' not in message
