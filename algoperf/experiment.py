@@ -87,6 +87,9 @@ class ExperimentConfig:
   legacy_pmap: str = 'auto'
   # Instruments on every trial (algoperf.instruments.observer.InstrumentSettings), or None.
   instruments: Any = None
+  # Further observer factories for every trial (algoperf/observers.py), e.g. a diagnosis's
+  # probes; picklable, as each trial process builds its own.
+  observers: tuple = ()
 
   def __post_init__(self):
     _check_config(self)
@@ -318,7 +321,13 @@ def _trial_job(config: ExperimentConfig, plan: tuning.TrialPlan, log_dir: str,
       flags=config.flags, show_progress=config.show_progress,
       skip_evals=config.skip_evals, capture_jax_trace=config.capture_jax_trace,
       legacy_pmap=config.legacy_pmap,
-      observers=() if config.instruments is None else (config.instruments,))
+      observers=_observers(config))
+
+
+def _observers(config: ExperimentConfig) -> tuple:
+  """Every observer factory a trial of this experiment gets, instruments first."""
+  instruments = () if config.instruments is None else (config.instruments,)
+  return instruments + tuple(config.observers)
 
 
 def _check_resumable(config: ExperimentConfig, plans: list[tuning.TrialPlan]) -> None:
