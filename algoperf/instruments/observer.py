@@ -28,8 +28,10 @@ logger = logging.getLogger(__name__)
 
 # Instrument randomness (Hutchinson, Lanczos) comes from its own key, never a training key.
 _INSTRUMENT_KEY_TAG = 0x1A57
-# Drawing the dashboard takes a second or more: during a run, at most this often.
-DASHBOARD_EVERY_SEC = 60.0
+# The dashboard is redrawn at each eval, but drawing takes a second or more: during a run
+# at most this share of the wall time goes to it (after a draw of d seconds, evals in the
+# next d·(1/share − 1) seconds are skipped); the final draw is always made.
+DASHBOARD_MAX_SHARE = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +83,8 @@ class InstrumentObserver(TrialObserver):
         max_chunk_bytes=settings.max_chunk_bytes, flag='--instruments',
         memory_flag='--instrument_max_chunk_mb')
     self._meta_written = False
-    self._drawn_at = -math.inf
+    self._next_draw = -math.inf     # when the dashboard may be redrawn next
+    self._dashboard_wait = 10.0     # the page's refresh period until a draw is timed
     if context.resumed_at is not None:
       self._log.drop_after(context.resumed_at)  # Steps this attempt redoes.
 
@@ -109,18 +112,20 @@ class InstrumentObserver(TrialObserver):
                      observation.arrays)
 
   def after_eval(self, step: int, row, final: bool) -> None:
-    """Redraw the trial's dashboard, at most every `DASHBOARD_EVERY_SEC` of wall time and
-    when the trial ends, if asked and anything is logged."""
-    now = time.monotonic()
+    """Redraw the trial's dashboard, if asked and anything is logged: at each eval, within
+    `DASHBOARD_MAX_SHARE` of the wall time, and when the trial ends."""
     log_dir = self._context.log_dir
     logged = self._meta_written or os.path.isfile(os.path.join(log_dir, INSTRUMENTS_META))
     if not self._settings.dashboard or not logged or (
-        not final and now - self._drawn_at < DASHBOARD_EVERY_SEC):
+        not final and time.monotonic() < self._next_draw):
       return
     from algoperf.instruments import dashboard
-    dashboard.write([log_dir], log_dir,
-                    refresh_seconds=None if final else int(DASHBOARD_EVERY_SEC))
-    self._drawn_at = now
+    started = time.monotonic()
+    refresh = None if final else max(5, round(self._dashboard_wait))
+    dashboard.write([log_dir], log_dir, refresh_seconds=refresh)
+    took = time.monotonic() - started
+    self._dashboard_wait = took * (1.0 / DASHBOARD_MAX_SHARE - 1.0)
+    self._next_draw = time.monotonic() + self._dashboard_wait
 
 
 def _copy(tree):

@@ -151,7 +151,7 @@ def norm_test(s, notes) -> float:
   passes with,
     θ_max = sqrt( Σᵢ‖Gᵢ − g‖² / (B − 1) / (B ‖g‖²) ),
   where Σᵢ‖Gᵢ − g‖²/(B−1) = (Σᵢ‖Gᵢ‖² − B‖g‖²)/(B−1) is the ℓ₁ norm of the sample
-  variance (Cockpit's form; computed here centred, which is the same number).
+  variance (Cockpit's form; ‖Gᵢ − g‖² = ‖Gᵢ‖² − 2Gᵢ·g + ‖g‖² in float64 on the host).
   """
   if not _need_two('norm_test', s, notes):
     return math.nan
@@ -209,15 +209,22 @@ def early_stopping(s, notes) -> float:
 
 def cabs(s, notes) -> float:
   """CABS (cabs.py; Balles et al. 2017, eq. 22): the batch size the CABS rule suggests,
-    B_CABS = lr · Σⱼ (Σᵢ Gᵢⱼ² − B gⱼ²) / (B · L(θ₀)),
-  i.e. lr · tr(Σ̂)/L with Σ̂ the biased per-example gradient covariance. Needs the
-  learning rate (`observe(learning_rate=...)`; NaN with a note without it). Cockpit
-  supports zero-momentum SGD only; here it is reported for any optimizer.
+    B_CABS = η · Σⱼ (Σᵢ Gᵢⱼ² − B gⱼ²) / (B · L(θ₀)),
+  i.e. η · tr(Σ̂)/L with Σ̂ the biased per-example gradient covariance. η is the learning
+  rate given to `observe(learning_rate=...)`; without one (a runner's trial: submissions
+  do not expose their rate) the step's effective rate η = ‖θ₁ − θ₀‖ / ‖g‖, which is the
+  rate itself for zero-momentum SGD without weight decay, the only optimizer Cockpit
+  supports (it raises for others); here it is reported for any optimizer. NaN with a note
+  when there is neither a rate nor a nonzero step.
   """
   lr = s.get('learning_rate')
   if lr is None:
-    notes['cabs'] = 'needs the learning rate (observe(learning_rate=...)): NaN'
-    return math.nan
+    step_sq = float(np.sum(s.get('update_sq_leaves', 0.0)))
+    if not (step_sq > 0 and s['gg'] > 0):
+      notes['cabs'] = ('needs the learning rate: none given (observe(learning_rate=...)) '
+                       'and no nonzero step to take the effective rate ‖Δθ‖/‖g‖ from: NaN')
+      return math.nan
+    lr = math.sqrt(step_sq / s['gg'])
   b = len(s['l0'])
   return float(lr * s['cabs_num'] / (b * np.mean(s['l0'])))
 
@@ -325,7 +332,7 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in [
     _q('tic_trace', 'TICTrace', 'tic.py', {'per_example', 'moments', 'diag'}, tic_trace),
     _q('early_stopping', 'EarlyStopping', 'early_stopping.py', {'per_example', 'moments'},
        early_stopping),
-    _q('cabs', 'CABS', 'cabs.py', {'per_example', 'moments'}, cabs),
+    _q('cabs', 'CABS', 'cabs.py', {'per_example', 'moments', 'after'}, cabs),
 ]}
 
 # cockpit/utils/configuration.py: quantities_cls_for_configuration.
@@ -470,6 +477,9 @@ class Instruments:
       parts.append(f'tic Hessian diagonal: {how}')
     if 'alpha' in self.needs:
       parts.append("alpha: both ends of the step on the step's own batch")
+    if 'cabs' in self.names:
+      parts.append('cabs: the learning rate given to observe(), else the step\'s effective '
+                   'rate ‖Δθ‖/‖g‖')
     return '; '.join(parts) if parts else 'all quantities exact'
 
   def describe(self) -> dict[str, Any]:
@@ -535,7 +545,7 @@ class Instruments:
         hist_1d=self.hist_1d if 'hist_1d' in self.needs else None,
         hist_2d=self.hist_2d if 'hist_2d' in self.needs else None,
         hutchinson_samples=hutch, diag=diag,
-        lanczos_steps=self.lanczos_steps if 'lanczos' in self.needs else 0,
+        lanczos_steps=min(self.lanczos_steps, num) if 'lanczos' in self.needs else 0,
         chunk_size=max(chunk, 1))
 
   def _device_fn(self, params, batch):
@@ -591,8 +601,11 @@ class Instruments:
       s['l1'] = f64(raw['losses1'])[valid]
       s['dl0'], s['dl1'] = f64(raw['dlosses0'])[valid], f64(raw['dlosses1'])[valid]
     if plan.per_example:
-      for k in ('sq', 'dot', 'orth', 'csq'):
-        s[k] = f64(raw[k])[valid]
+      s['sq'], s['dot'] = f64(raw['sq'])[valid], f64(raw['dot'])[valid]
+      # From the norms and inner products, as Cockpit's BatchDotGrad: ‖Gᵢ − g‖² and
+      # ‖Gᵢ − (Gᵢ·g/‖g‖²) g‖².
+      s['csq'] = s['sq'] - 2.0 * s['dot'] + s['gg']
+      s['orth'] = s['sq'] - (np.square(s['dot']) / s['gg'] if s['gg'] > 0 else 0.0)
       self._check_independent(s['l0'], f64(raw['losses_single'])[valid],
                               np.finfo(raw['losses0'].dtype).bits)
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,3 +144,35 @@ def test_a_submission_that_donates_its_buffers_is_observed_from_copies(tmp_path)
   rows = instrument_log.load(str(tmp_path)).scalars
   assert rows['global_step'].tolist() == [0, 3, 6, 9]
   assert (rows['update_size'].iloc[1:] > 0).all() and (rows['distance'].iloc[1:] > 0).all()
+
+
+def test_dashboard_is_redrawn_at_evals_within_its_share_of_wall_time(tmp_path, monkeypatch):
+  # A fake clock: each draw takes 1 s, so the next eval that may draw is 9 s later
+  # (DASHBOARD_MAX_SHARE = 0.1); the final eval always draws.
+  from algoperf.instruments import dashboard
+  from algoperf.instruments import observer as observer_lib
+  from algoperf.observers import TrialContext
+  now = [0.0]
+  drawn = []
+
+  def write(trial_dirs, output_dir, refresh_seconds=None):
+    drawn.append((now[0], refresh_seconds))
+    now[0] += 1.0
+  monkeypatch.setattr(dashboard, 'write', write)
+  monkeypatch.setattr(observer_lib.time, 'monotonic', lambda: now[0])
+  workload = toy_workload.ToyRegressionWorkload()
+  params, state = workload.init_model_fn(jax.random.PRNGKey(0))
+  context = TrialContext(workload=workload, log_dir=str(tmp_path), seed=0,
+                         preemption_count=0, resumed_at=None, initial_params=params,
+                         initial_model_state=state, to_workload_form=lambda p, s: (p, s),
+                         batch_to_workload_form=lambda b: b)
+  observer = InstrumentSettings(quantities='loss')(context)
+  observer.after_eval(0, {}, final=False)
+  assert drawn == []  # nothing logged yet: no dashboard to draw
+  observer._meta_written = True
+  for t in (0.0, 5.0, 9.5, 11.0, 12.0):
+    now[0] = t
+    observer.after_eval(1, {}, final=False)
+  now[0] = 13.0
+  observer.after_eval(2, {}, final=True)
+  assert drawn == [(0.0, 10), (11.0, 9), (13.0, None)]

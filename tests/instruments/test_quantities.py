@@ -175,9 +175,11 @@ def tiny():
                                   learning_rate=LR)
     obs_zero_step = computer.observe(params0, params0, params_init, batch, rng,
                                      learning_rate=None)
+    cabs_only = instruments.Instruments('cabs', tiny_loss_fn)
+    obs_no_rate = cabs_only.observe(params0, params1, params_init, batch, rng)
     ref = _reference(params0, params1, params_init, batch)
   return {'obs': obs, 'chunked': obs_chunked, 'zero_step': obs_zero_step, 'ref': ref,
-          'computer': computer, 'chunked_computer': chunked}
+          'computer': computer, 'chunked_computer': chunked, 'no_rate': obs_no_rate}
 
 
 EXACT = ['loss', 'grad_norm', 'update_size', 'distance', 'alpha', 'norm_test', 'inner_test',
@@ -255,6 +257,13 @@ def test_zero_update_and_missing_learning_rate_are_nan_with_notes(tiny):
   assert math.isnan(obs.scalars['cabs']) and 'learning rate' in obs.notes['cabs']
   assert obs.scalars['update_size'] == 0.0
   assert obs.scalars['loss'] == pytest.approx(tiny['ref']['loss'], rel=1e-12)
+
+
+def test_cabs_without_a_rate_uses_the_steps_effective_rate(tiny):
+  # params1 is a plain SGD step θ₀ − η g: its effective rate ‖Δθ‖/‖g‖ is η itself.
+  obs = tiny['no_rate']
+  assert not obs.notes
+  assert obs.scalars['cabs'] == pytest.approx(tiny['ref']['cabs'], rel=1e-9)
 
 
 def test_alpha_fit_cases():
