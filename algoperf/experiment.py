@@ -87,6 +87,8 @@ class ExperimentConfig:
   legacy_pmap: str = 'auto'
   # Instruments on every trial (algoperf.instruments.observer.InstrumentSettings), or None.
   instruments: Any = None
+  # Every trial of a study gets trial 1's seed: only the hyperparameter point differs.
+  shared_trial_seed: bool = False
   # Further observer factories for every trial (algoperf/observers.py), e.g. a diagnosis's
   # probes; picklable, as each trial process builds its own.
   observers: tuple = ()
@@ -193,7 +195,8 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
   try:
     plans = [plan for k in studies for plan in tuning.plan_study(
         config.tuning_ruleset, config.tuning_search_space, config.num_tuning_trials, k,
-        base_seed, config.hparam_start_index, config.hparam_end_index, config.pool_seed)]
+        base_seed, config.hparam_start_index, config.hparam_end_index, config.pool_seed,
+        shared_seed=config.shared_trial_seed)]
   except tuning.SearchSpaceError:
     raise
   except ValueError as e:  # Inconsistent tuning flags: say which, before any work.

@@ -401,8 +401,14 @@ def _trial_range(num_trials: int, start: int | None, end: int | None) -> range:
 
 def plan_study(ruleset: str, search_space_path: str | os.PathLike | None, num_trials: int,
                study_index: int, base_seed: int, start_index: int | None = None,
-               end_index: int | None = None, pool_seed: int | None = None) -> list[TrialPlan]:
-  """The trials one process runs for one study, each with its seed and hyperparameters."""
+               end_index: int | None = None, pool_seed: int | None = None,
+               shared_seed: bool = False) -> list[TrialPlan]:
+  """The trials one process runs for one study, each with its seed and hyperparameters.
+
+  `shared_seed`: every trial gets trial 1's seed (same initialisation, data order and
+  keys), for comparisons of points where nothing but the point may differ (a diagnosis's
+  learning-rate sweep).
+  """
   _check_ruleset(ruleset)
   if isinstance(num_trials, bool) or not isinstance(num_trials, int) or num_trials < 1:
     raise ValueError(f'num_trials must be an int >= 1, got {num_trials!r}')
@@ -417,7 +423,8 @@ def plan_study(ruleset: str, search_space_path: str | os.PathLike | None, num_tr
   pool_seed = default_pool_seed(base_seed) if pool_seed is None else pool_seed
   _check_seed(pool_seed, 'pool_seed')
   hparams = study_points(space, num_trials, study_index, pool_seed)
-  return [TrialPlan(study_index, i + 1, trial_seed(seed, i + 1), hparams[i]) for i in indices]
+  return [TrialPlan(study_index, i + 1, trial_seed(seed, 1 if shared_seed else i + 1),
+                    hparams[i]) for i in indices]
 
 
 def _plan_self(search_space_path: str | os.PathLike | None, num_trials: int, study_index: int,

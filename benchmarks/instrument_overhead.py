@@ -61,7 +61,7 @@ flags.DEFINE_list('workloads', ['mnist1d', 'fashion_mnist_cnn'], 'Workloads to m
 flags.DEFINE_list('steps', ['mnist1d=256', 'fashion_mnist_cnn=64'],
                   'Steps after step 0 of a run: N, or WORKLOAD=N entries (a multiple of '
                   'the largest --every, so that every schedule tracks the last step).')
-flags.DEFINE_list('max_tracked', ['mnist1d=8', 'fashion_mnist_cnn=2'],
+flags.DEFINE_list('max_tracked', ['mnist1d=8', 'fashion_mnist_cnn=4'],
                   'At most this many tracked steps after step 0 per run (a cell runs '
                   'min(steps, every × max_tracked) steps): N, or WORKLOAD=N entries.')
 flags.DEFINE_integer('repeats', 3, 'Repeats of each cell (base runs bracketing each).')

@@ -11,7 +11,7 @@ from algoperf import suite as suite_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIS = ('run_suite.py', 'score_submissions.py', 'analyze_runs.py', 'submission_runner.py',
-        'instrument_dashboard.py')
+        'instrument_dashboard.py', 'diagnose.py')
 
 
 def _run(*args):

@@ -104,3 +104,45 @@ def test_still_a_namedtuple_that_pickles_and_copies():
     with pytest.raises(AttributeError, match=SPACE):
       _ = back.warmup_factor
   assert tuning.hparams_from_dict(tuning.hparams_to_dict(hp)) == hp
+
+
+# --- The knobs the Tuning Playbook turns, under one name in every reference algorithm -----
+
+REFERENCE_EXTERNAL = ('adafactor', 'adam', 'adamw', 'lamb', 'momentum', 'nadam', 'nadamw',
+                      'nesterov', 'rmsprop', 'sam', 'schedule_free_adamw', 'sgd', 'shampoo')
+
+
+def test_every_external_reference_algorithm_is_listed():
+  import glob
+  import os
+  found = {os.path.basename(os.path.dirname(p))
+           for p in glob.glob('reference_algorithms/*/tuning_search_space_fixed.json')}
+  assert found == set(REFERENCE_EXTERNAL)
+
+
+@pytest.mark.parametrize('name', REFERENCE_EXTERNAL)
+def test_learning_rate_warmup_steps_and_grad_clip_mean_the_same_everywhere(name):
+  """`warmup_steps` (docs/diagnose.md) is a linear warmup from 0: with it, the first update
+  moves nothing, whatever the rate and `warmup_factor`; `grad_clip` and `learning_rate` are
+  read from the same point. Without `warmup_steps` a point trains as before."""
+  import sys
+  sys.path.insert(0, 'tests/reference_algorithms')
+  import jax
+  import numpy as np
+  import refalg_testlib as lib
+
+  [point, *_] = tuning.load_search_space(
+      f'reference_algorithms/{name}/tuning_search_space_fixed.json').points
+  names = tuning.load_search_space(
+      f'reference_algorithms/{name}/tuning_search_space_fixed.json').names
+  values = {**dict(zip(names, point, strict=True)), 'warmup_factor': 0.0, 'learning_rate': 0.1,
+            'grad_clip': 1.0}
+  module = lib.load(name)
+  workload = lib.ToyRegressionWorkload(step_hint=20)
+  initial, _ = workload.init_model_fn(jax.random.split(jax.random.key(0), 4)[0])
+  _, warmed, _ = lib.run_trial(module, workload, lib.hparams(**values, warmup_steps=3),
+                               num_steps=1)
+  # Without the knob this point's first step moves params by ~1e-2 (rate 0.1, no warmup
+  # factor); schedule-free's interpolation leaves float rounding (~1e-9) at rate 0.
+  for before, after in zip(jax.tree.leaves(initial), jax.tree.leaves(warmed), strict=True):
+    np.testing.assert_allclose(np.asarray(after), np.asarray(before), rtol=0, atol=1e-6)

@@ -265,3 +265,13 @@ def test_hparams_json_round_trip(tmp_path):
   assert back == hp and back._asdict() == hp._asdict()
   assert type(back).__name__ == 'Hyperparameters'
   assert back.weight_decay == hp.weight_decay  # Floats survive JSON exactly.
+
+
+def test_shared_seed_gives_every_trial_the_first_trials_seed(tmp_path):
+  path = tmp_path / 'points.json'
+  path.write_text('[{"lr": 0.1}, {"lr": 0.2}, {"lr": 0.3}]')
+  plain = tuning.plan_study('external', path, 3, 0, base_seed=5)
+  shared = tuning.plan_study('external', path, 3, 0, base_seed=5, shared_seed=True)
+  assert len({p.seed for p in plain}) == 3
+  assert [p.seed for p in shared] == [plain[0].seed] * 3
+  assert [p.hyperparameters for p in shared] == [p.hyperparameters for p in plain]

@@ -34,7 +34,6 @@ import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-
 # Independent HVP probes evaluated at once (`vmap`): memory grows with the block (each
 # probe carries its own forward and backward activations), speed with it too.
 PROBE_BLOCK = 10

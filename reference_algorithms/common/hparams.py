@@ -14,6 +14,8 @@ TRAIN_STEP_DEFAULTS: Mapping[str, Any] = {
     'label_smoothing': 0.0,
     'grad_clip': None,
     'dropout_rate': None,
+    # Linear warmup length in steps; None: `warmup_factor` of the step hint (schedules.py).
+    'warmup_steps': None,
 }
 
 

@@ -18,7 +18,7 @@ from reference_algorithms.common.submission_lib import (  # noqa: F401 (submissi
 def build_optimizer(hp, step_hint: int) -> optax.GradientTransformation:
   return optax.contrib.schedule_free_adamw(
       learning_rate=hp.learning_rate,
-      warmup_steps=schedules.warmup_steps(hp.warmup_factor, step_hint),
+      warmup_steps=schedules.warmup_length(hp, step_hint),
       b1=1.0 - hp.one_minus_beta1, b2=hp.beta2, eps=1e-8, weight_decay=hp.weight_decay)
 
 
