@@ -191,10 +191,7 @@ def main(argv):
     print(f'error: {e}', file=sys.stderr)
     return 2
   except KeyboardInterrupt as e:
-    where = e.resume_hint() if isinstance(e, experiment.TrialInterrupted) else 'interrupted'
-    print(f'\n{where}. Rerun the same command to continue: finished trials are kept, the '
-          'interrupted one resumes from its last checkpoint.', file=sys.stderr)
-    return 130
+    return cli_usage.report_interrupted(e, 'Rerun the same command')
   folder = config.folder(diagnosis)
   print(f'\n{diagnosis}: {summary["verdict"]}')
   print(f'page: {os.path.join(folder, diagnosis + ".html")}')

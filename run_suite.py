@@ -167,7 +167,7 @@ def main(argv):
   print(f'Suite {suite.benchmark_version}: {config.name} '
         f'({settings["tuning_ruleset"]} ruleset, {settings["num_studies"]} study(ies) x '
         f'{settings["num_tuning_trials"]} trial(s) per workload) -> {config.submission_dir}')
-  from algoperf import experiment, submission, tuning
+  from algoperf import submission, tuning
   speed = _SpeedCheck(suite, config, settings, registry.get_workload)
   try:
     runs = suite_runner.run_suite(suite, config, registry.get_workload,
@@ -176,10 +176,7 @@ def main(argv):
     print(f'error: {e}', file=sys.stderr)
     return 2
   except KeyboardInterrupt as e:
-    where = e.resume_hint() if isinstance(e, experiment.TrialInterrupted) else 'interrupted'
-    print(f'\n{where}. Rerun the same command to resume: finished trials are kept, the '
-          'interrupted one continues from its last checkpoint.', file=sys.stderr)
-    return 130
+    return cli_usage.report_interrupted(e, 'Rerun the same command')
   print('\n'.join(['', *suite_runner.summary_lines(suite, runs)]))
   if FLAGS.score:
     result, written = suite_runner.score_suite(

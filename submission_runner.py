@@ -150,11 +150,7 @@ def main(argv):
     print(f'error: {e}', file=sys.stderr)
     return 2
   except KeyboardInterrupt as e:
-    where = e.resume_hint() if isinstance(e, experiment.TrialInterrupted) else 'interrupted'
-    print(f'\n{where}. Rerun the same command with --resume_last_run to continue: finished '
-          'trials are kept, the interrupted one resumes from its last checkpoint.',
-          file=sys.stderr)
-    return 130
+    return cli_usage.report_interrupted(e, 'Rerun the same command with --resume_last_run')
   for line in experiment.study_summary(outcomes):
     print(line)
   print(f'logs: {os.path.join(config.experiment_dir, config.experiment_name)}')

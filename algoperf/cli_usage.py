@@ -60,3 +60,20 @@ def run(main: Callable[[list[str]], int | None],
     except app.UsageError as e:
       usage_error(str(e), e.exitcode)
   app.run(main_with_usage, flags_parser=_parse_flags)
+
+
+# What an interrupted command prints and returns (the shell's code for SIGINT).
+INTERRUPTED_EXIT_CODE = 130
+
+
+def report_interrupted(error: KeyboardInterrupt, how_to_continue: str) -> int:
+  """Say where Ctrl-C stopped a study and how to go on; returns the exit code.
+
+  `error` may be `experiment.TrialInterrupted` (it knows the trial); `how_to_continue`
+  names the command to rerun, e.g. 'Rerun the same command with --resume_last_run'.
+  """
+  hint = getattr(error, 'resume_hint', None)
+  where = hint() if callable(hint) else 'interrupted'
+  print(f'\n{where}. {how_to_continue} to continue: finished trials are kept, the '
+        'interrupted one resumes from its last checkpoint.', file=sys.stderr)
+  return INTERRUPTED_EXIT_CODE

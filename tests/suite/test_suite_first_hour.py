@@ -54,7 +54,7 @@ def test_ctrl_c_is_clean_and_the_same_command_resumes(tmp_path):
   assert proc.returncode == 130, out + err
   assert 'Traceback' not in err
   assert 'interrupted at step' in err and 'of workload noisy_quadratic' in err
-  assert 'Rerun the same command to resume' in err
+  assert 'Rerun the same command to continue' in err
 
   again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
   assert again.returncode == 0, again.stdout + again.stderr
