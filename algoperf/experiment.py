@@ -89,6 +89,9 @@ class ExperimentConfig:
   instruments: Any = None
   # Every trial of a study gets trial 1's seed: only the hyperparameter point differs.
   shared_trial_seed: bool = False
+  # Multiplies the workload's time budget (after the ruleset's factor): runs bounded by
+  # max_global_steps that must not be cut by the clock (a diagnosis's trials) raise it.
+  budget_factor: float = 1.0
   # Further observer factories for every trial (algoperf/observers.py), e.g. a diagnosis's
   # probes; picklable, as each trial process builds its own.
   observers: tuple = ()
@@ -107,6 +110,8 @@ def _check_config(config: ExperimentConfig) -> None:
   positive_int('num_studies', config.num_studies)
   positive_int('num_tuning_trials', config.num_tuning_trials)
   positive_int('max_global_steps', config.max_global_steps, allow_none=True)
+  if not (isinstance(config.budget_factor, (int, float)) and config.budget_factor > 0):
+    raise ExperimentError(f'budget_factor must be a number > 0, got {config.budget_factor!r}.')
   if config.legacy_pmap not in legacy_pmap.MODES:
     raise ExperimentError(f'--legacy_pmap must be one of {", ".join(legacy_pmap.MODES)}, '
                           f'got {config.legacy_pmap!r}.')
@@ -229,8 +234,8 @@ def run_experiment(config: ExperimentConfig, workload_factory, base_workload_nam
       logger.info('%s finished earlier; not rerun.', log_dir)
     else:
       if budget_sec is None:
-        budget_sec = workload_factory().max_allowed_runtime_sec * tuning.budget_factor(
-            config.tuning_ruleset)
+        budget_sec = (workload_factory().max_allowed_runtime_sec
+                      * tuning.budget_factor(config.tuning_ruleset) * config.budget_factor)
       job = _trial_job(config, plan, log_dir, workload_factory, base_workload_name,
                        budget_sec)
       try:

@@ -44,6 +44,7 @@ def _config(tmp_path, **overrides):
     ({'experiment_name': '/tmp/elsewhere'}, 'must name a folder inside --experiment_dir'),
     ({'experiment_name': ''}, 'must name a folder inside --experiment_dir'),
     ({'resume_last_run': True, 'overwrite': True}, '--overwrite and --resume_last_run'),
+    ({'budget_factor': 0.0}, 'budget_factor must be a number > 0, got 0.0'),
 ])
 def test_flags_that_would_do_nothing_are_refused(tmp_path, overrides, message):
   with pytest.raises(experiment.ExperimentError, match=_escape(message)):

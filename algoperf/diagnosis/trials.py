@@ -5,7 +5,8 @@ diagnosis's folder and runs trial i on point i through `algoperf.experiment` (is
 processes, checkpoints, the normal layout), one trial at a time so progress is printed
 between them. A rerun resumes: finished trials are kept, an interrupted one continues from
 its checkpoint. A folder that holds other points is refused, never overwritten, unless the
-caller asked to start over. Every trial gets the same seed (same initialisation and data
+caller asked to start over. Trials run to --steps (their time budget is the workload's
+× `BUDGET_FACTOR`). Every trial gets the same seed (same initialisation and data
 order), so the points are all that differs between them.
 """
 
@@ -25,6 +26,9 @@ from algoperf.diagnosis.config import DiagnosisConfig, DiagnosisError
 logger = logging.getLogger(__name__)
 
 POINTS_FILE = 'points.json'
+# A diagnosis's trials are bounded by --steps; the workload's time budget, made this much
+# longer, only stops a runaway (the budget is about speed, a diagnosis about stability).
+BUDGET_FACTOR = 10.0
 FAILED = 'failed'
 
 
@@ -102,7 +106,7 @@ def run_points(config: DiagnosisConfig, name: str, points: Sequence[Mapping[str,
         experiment_dir=config.output_dir, experiment_name=name,
         tuning_search_space=points_path, num_tuning_trials=len(points),
         hparam_start_index=i, hparam_end_index=i + 1, rng_seed=config.rng_seed,
-        shared_trial_seed=True,
+        shared_trial_seed=True, budget_factor=BUDGET_FACTOR,
         data_dir=config.data_dir, max_global_steps=steps, resume_last_run=True,
         show_progress=config.show_progress, isolate_trials=config.isolate_trials,
         check_submission=i == 0, legacy_pmap=config.legacy_pmap, observers=(probe,))

@@ -1,6 +1,7 @@
 """warmup: at an unstable learning rate, linear warmup over a grid of lengths (never above
 10% of the steps); which lengths train stably, and how close each comes to the best stable
-result (docs/diagnose.md, step 4).
+result (docs/diagnose.md, step 4). A rate with no spike without warmup is either reported
+as stalling (some warmup length ends more than 10% lower) or refused (nothing to fix).
 
 The length is the hyperparameter `warmup_steps` (every reference algorithm reads it; None
 means its `warmup_factor` of the step hint), or, for a submission that only knows a
@@ -67,6 +68,7 @@ def summarize(config: DiagnosisConfig, settings: WarmupSettings, lengths: tuple[
     rows.append({'warmup_steps': length, 'label': v.label, 'reason': v.reason,
                  'final_train_loss': v.final_loss,
                  'final_validation_loss': rec.final_eval('validation/loss'),
+                 'steps_run': (rec.summary or {}).get('global_step'),
                  'trial_dir': rec.log_dir})
   stable = [r for r in rows[1:] if r['label'] == rules.STABLE]
   best_stable = _best_stable_result(rows, settings.reference)
@@ -82,7 +84,17 @@ def summarize(config: DiagnosisConfig, settings: WarmupSettings, lengths: tuple[
           'stable_lengths': [r['warmup_steps'] for r in stable],
           'best_stable': best_stable, 'rate_was_stable': rows[0]['label'] == rules.STABLE,
           'stalled_without_warmup': stalled,
-          'verdict': verdict_text(rows, stable, best_stable, settings, config)}
+          'verdict': verdict_text(rows, stable, best_stable, settings, config)
+                     + _cut_short_note(rows, settings.steps)}
+
+
+def _cut_short_note(rows, steps: int) -> str:
+  """Trials the runner stopped before `steps` (e.g. at the workload's time budget): their
+  final losses are from fewer steps than the others', so the verdict says which."""
+  short = [f'warmup {r["warmup_steps"]} at step {r["steps_run"]}' for r in rows
+           if r.get('steps_run') is not None and r['steps_run'] < steps]
+  return (f' [stopped before step {steps}, e.g. by the time budget: {", ".join(short)}]'
+          if short else '')
 
 
 def _metric(row: dict[str, Any]) -> tuple[str, float | None]:
@@ -133,8 +145,8 @@ def verdict_text(rows, stable, best, settings: WarmupSettings, config: Diagnosis
     each = ', '.join(f'{r["warmup_steps"]}: ' + ('n/a' if _metric(r)[1] is None
                                                  else f'{_metric(r)[1]:.3g}')
                      for r in rows[1:])
-    return (f'{rate} without warmup: no spike (stable by the rules), but it stalls: {kind} '
-            f'{value:.3g} after {settings.steps} steps, while warmup of '
+    return (f'{rate} without warmup: no spike (stable by the rules), but it stalls: final '
+            f'{kind} {value:.3g}, while warmup of '
             f'{better[0]["warmup_steps"]} steps reaches {_metric(better[0])[1]:.3g}'
             + (f' and {top["warmup_steps"]} steps {_metric(top)[1]:.3g}' if top is not
                better[0] else '')

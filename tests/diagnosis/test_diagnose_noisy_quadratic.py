@@ -12,7 +12,15 @@ import os
 import numpy as np
 import pytest
 
-from algoperf.diagnosis import clip_threshold, early_instability, lr_sweep, rates, report, rules
+from algoperf.diagnosis import (
+  clip_threshold,
+  early_instability,
+  lr_sweep,
+  rates,
+  report,
+  rules,
+  trials,
+)
 from algoperf.diagnosis import warmup as warmup_lib
 from algoperf.diagnosis.config import DiagnosisConfig, DiagnosisError, base_point
 from workloads.noisy_quadratic.workload import NoisyQuadraticWorkload
@@ -66,6 +74,14 @@ def test_the_sweep_writes_trials_in_the_layout_and_its_outputs(config, sweep):
   assert json.load(open(os.path.join(trial, 'hparams.json')))['learning_rate'] == RATES[0]
   probe = np.genfromtxt(os.path.join(trial, 'diagnosis.csv'), delimiter=',', names=True)
   assert list(probe['global_step']) == list(range(STEPS))
+  # One seed for every rate, and a budget that --steps, not the clock, runs out.
+  from workloads import registry
+  metas = [json.load(open(os.path.join(folder, 'study_0', 'noisy_quadratic_jax',
+                                       f'trial_{i + 1}', 'meta_data_0.json')))
+           for i in range(len(RATES))]
+  assert len({m['rng_seed'] for m in metas}) == 1
+  budget = registry.get_workload('noisy_quadratic').max_allowed_runtime_sec
+  assert {m['budget_sec'] for m in metas} == {budget * trials.BUDGET_FACTOR}
 
 
 def test_a_rerun_resumes_without_rerunning_finished_trials(config, sweep, capsys):
