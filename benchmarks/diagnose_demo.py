@@ -9,7 +9,8 @@ docs/figures/diagnose/<diagnosis>_output.md: the command, its wall time and its 
 Without --overwrite a rerun resumes the trials already done (fast, and the wall time says
 so); --overwrite passes --overwrite to every command, so every trial is run afresh (needed
 when the folders hold trials from an older version, e.g. before all trials of a diagnosis
-shared one seed). About 25 minutes from scratch on a 2-core CPU.
+shared one seed). About 19 minutes from scratch on a 2-core CPU (measured: 272 + 222 +
+169 + 472 s; see docs/diagnose.md).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ COMMON = ['--workload=char_lm_postnorm',
           '--submission_path=reference_algorithms/nadamw/submission.py',
           '--tuning_search_space=reference_algorithms/nadamw/tuning_search_space_fixed.json',
           '--hparam_index=1', '--set=warmup_factor=0']
-# Warmup at 0.0316 over 600 steps (the default grid: 10, 18, 33, 60 steps). 0.0316 is
-# ~10x lr*; without warmup it sticks near the unigram plateau (val loss ~2.95 at step 600),
-# with 60 steps of warmup it trains (~1.68). See docs/diagnose.md, step 4.
+# Warmup at 0.0316 (10x lr*) over 600 steps, the default grid (10, 18, 33, 60 steps).
+# Without warmup the run stalls near the unigram plateau (val loss 2.95 at step 600); with
+# 33 or 60 steps of warmup it trains (1.77, 1.68). 600 steps take ~55 s of submission time
+# here, close to char_lm's 60 s budget: on a loaded machine a trial can stop early (the
+# verdict says which). See docs/diagnose.md, step 4.
 WARMUP = ['--steps=600', '--learning_rate=0.0316']
 STEPS = {'lr_sweep': ['--steps=300', '--lr_min=1e-3', '--lr_max=1e-1', '--num_rates=5'],
          'early_instability': ['--steps=200', '--sparse_eval_every=50'],

@@ -15,10 +15,10 @@ from algoperf.diagnosis.lr_sweep import fmt
 
 NAME = 'early_instability'
 # The validation subset is the same examples every step, free of batch noise: no smoothing.
-# A rise is a spike when it is more than 5% of the best loss so far and undoes more than a
-# fifth of the progress made so far (SGD's parameter noise moves the subset loss near its
-# floor by a few percent without any instability).
-SUBSET_RULE = rules.Rule(window=1, spike_fraction=0.2, min_rise=0.05, min_points=2)
+# A rise is a spike when it is more than 5% of the best loss so far and undoes more than
+# 5% of the progress made so far (SGD's parameter noise moves the subset loss near its
+# floor by a few percent of a small number without any instability).
+SUBSET_RULE = rules.Rule(window=1, spike_fraction=0.05, min_rise=0.05, min_points=2)
 
 
 @dataclasses.dataclass(frozen=True)
