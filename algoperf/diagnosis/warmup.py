@@ -72,7 +72,9 @@ def summarize(config: DiagnosisConfig, settings: WarmupSettings, lengths: tuple[
                  'trial_dir': rec.log_dir})
   stable = [r for r in rows[1:] if r['label'] == rules.STABLE]
   best_stable = _best_stable_result(rows, settings.reference)
-  stalled = rows[0]['label'] == rules.STABLE and bool(_clearly_better(rows, settings.rule))
+  # Warmup runs that end clearly lower than a run without warmup that had no spike: the
+  # rate stalls without warmup (the rules have no class for that).
+  better = _clearly_better(rows, settings.rule) if rows[0]['label'] == rules.STABLE else []
   for r in rows:
     r['gap_to_best_stable'] = _gap(r, best_stable)
   return {'diagnosis': NAME, 'workload': config.workload,
@@ -83,8 +85,8 @@ def summarize(config: DiagnosisConfig, settings: WarmupSettings, lengths: tuple[
           'lengths': list(settings.lengths), 'runs': rows,
           'stable_lengths': [r['warmup_steps'] for r in stable],
           'best_stable': best_stable, 'rate_was_stable': rows[0]['label'] == rules.STABLE,
-          'stalled_without_warmup': stalled,
-          'verdict': verdict_text(rows, stable, best_stable, settings, config)
+          'stalled_without_warmup': bool(better),
+          'verdict': verdict_text(rows, stable, better, best_stable, settings, config)
                      + _cut_short_note(rows, settings.steps)}
 
 
@@ -134,9 +136,9 @@ def _clearly_better(rows, rule: rules.Rule) -> list[dict[str, Any]]:
           and _metric(r)[1] is not None and _metric(r)[1] < value - rule.min_rise * value]
 
 
-def verdict_text(rows, stable, best, settings: WarmupSettings, config: DiagnosisConfig) -> str:
+def verdict_text(rows, stable, better, best, settings: WarmupSettings,
+                 config: DiagnosisConfig) -> str:
   rate = f'{config.lr_name}={fmt(settings.learning_rate)}'
-  better = _clearly_better(rows, settings.rule) if rows[0]['label'] == rules.STABLE else []
   if better:
     # No spike without warmup, yet warmup trains clearly further: the run without warmup
     # stalls (e.g. on a plateau), which the rules have no class for. Say what the runs show.
