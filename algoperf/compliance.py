@@ -197,12 +197,13 @@ _HELD_OUT_TOKENS = frozenset({'validation', 'valid', 'val', 'test', 'split', 'sp
                               'heldout', 'holdout'})
 _LOGGER_API = 'append_scalar_metrics'
 
-# Columns of measurements.csv the runner writes (algoperf.logs.LEADING_COLUMNS) and the
+# Columns of measurements.csv the runner writes (algoperf.logs.RUNNER_COLUMNS) and the
 # prefixes of its evaluation metrics.
 RESERVED_LOG_COLUMNS = frozenset({
     'global_step', 'preemption_count', 'score', 'accumulated_submission_time',
-    'accumulated_eval_time', 'accumulated_logging_time', 'total_duration'})
-RESERVED_LOG_PREFIXES = ('train/', 'validation/', 'test/')
+    'accumulated_eval_time', 'accumulated_logging_time', 'total_duration',
+    'ensemble_members', 'ensemble_extra_bytes'})
+RESERVED_LOG_PREFIXES = ('train/', 'validation/', 'test/', 'last_member/')
 
 _WHOLE_OBJECT_READS = frozenset({'builtins.vars', 'inspect.getmembers'})
 _EVAL_RESULTS_WHY = ('eval_results is the runner\'s own record of past evaluations '

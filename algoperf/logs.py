@@ -36,6 +36,14 @@ TRIAL_SUMMARY = 'trial_summary.json'
 # AlgoPerf's leading columns, kept first so files diff cleanly against AlgoPerf's.
 LEADING_COLUMNS = ('global_step', 'preemption_count', 'score', 'accumulated_submission_time',
                    'accumulated_eval_time', 'accumulated_logging_time', 'total_duration')
+# Eval-row columns of a trial whose `prepare_for_eval` returned an ensemble: members and
+# the bytes their params and states take beyond one model's (docs/ensembles.md). The
+# scorer puts such trials in the ensemble category, never in the AlgoPerf-rules score.
+ENSEMBLE_MEMBERS = 'ensemble_members'
+ENSEMBLE_EXTRA_BYTES = 'ensemble_extra_bytes'
+RUNNER_COLUMNS = LEADING_COLUMNS + (ENSEMBLE_MEMBERS, ENSEMBLE_EXTRA_BYTES)
+# ... and the eval metrics of the ensemble's last member alone, e.g. 'last_member/validation/loss'.
+LAST_MEMBER_PREFIX = 'last_member/'
 
 
 def study_dir(experiment_dir: str, experiment_name: str, study_index: int) -> str:

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf import checkpoint, fault, legacy_pmap, logs, progress, spec, tuning, workload_view
+from algoperf import ensemble as ensemble_lib
 from algoperf.budget import within_budget
 from algoperf.clock import StepSync, Stopwatch, SubmissionClock, ready_token
 from algoperf.observers import ObserverFactory, TrialContext, TrialObserver
@@ -112,14 +113,19 @@ class TrialResult:
   params: Any = None
   optimizer_state: Any = None
   model_state: Any = None
+  # The ensemble the last eval evaluated, when `prepare_for_eval` returned one
+  # (docs/ensembles.md); `params` are then the training params.
+  ensemble: Any = None
 
   def summary(self) -> dict[str, Any]:
-    skip = {'params', 'optimizer_state', 'model_state', 'eval_results'}
+    skip = {'params', 'optimizer_state', 'model_state', 'eval_results', 'ensemble'}
     # Not dataclasses.asdict: it deep-copies the skipped states too, and older JAX (the
     # pinned sets of docs/environments.md) cannot copy a jitted function's Device.
     out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
            if f.name not in skip}
     out['num_evals'] = len(self.eval_results)
+    if self.ensemble is not None:
+      out[logs.ENSEMBLE_MEMBERS] = self.ensemble.num_members
     return out
 
 
@@ -424,6 +430,7 @@ class _Trial:
     self.prefetch = getattr(self.input_queue, 'prefetch', None)
     self.sync = StepSync(self.clock)
     self.eval_key = None
+    self.ensemble: spec.Ensemble | None = None  # what the last eval evaluated, if an ensemble
     self.out_of_steps = False
     ready_token(self._state())  # Compiled before the clock starts.
     if self.status is None:
@@ -513,6 +520,7 @@ class _Trial:
     config, submission, terms = self.config, self.config.submission, self.terms
     train_state, step = self.train_state, self.global_step
     _check_update_return(submission, self._state(), self.reference_structure, step)
+    ensemble = None
     if submission.prepare_for_eval is not None:
       prepared = _call_submission(
           submission, 'prepare_for_eval', step, submission.prepare_for_eval,
@@ -521,13 +529,16 @@ class _Trial:
           hyperparameters=config.hyperparameters, loss_type=terms.loss_type,
           optimizer_state=self.optimizer_state, eval_results=self.eval_results,
           global_step=step, rng=self.eval_key)
-      self.optimizer_state, self.params, self.model_state = _check_update_return(
-          submission, prepared, self.reference_structure, step, 'prepare_for_eval')
-    submission_time = self.sync.stop(self._state())
+      ensemble = self._take_prepared(prepared, step)
+    self.ensemble = ensemble
+    submission_time = self.sync.stop((self._state(), ensemble))
     self.eval_after_first_step = False
     with self.eval_watch:
-      eval_result = _evaluate(config, *self.convention.for_eval(self.params, self.model_state),
-                              self.eval_key, step)
+      evaluated = ((ensemble, None) if ensemble is not None
+                   else self.convention.for_eval(self.params, self.model_state))
+      eval_result = _evaluate(config, *evaluated, self.eval_key, step)
+      ensemble_row = ({} if ensemble is None
+                      else _ensemble_row(config, ensemble, self.eval_key, step))
     diverged = not (bool(_all_finite(self.params)) and all(
         math.isfinite(v) for v in eval_result.values() if isinstance(v, float)))
     train_state.update(
@@ -539,6 +550,7 @@ class _Trial:
     if not diverged and within_budget(submission_time, config.budget_sec):
       _record_targets(terms, train_state, eval_result, submission_time)
     row = {**eval_result,
+           **ensemble_row,
            'score': submission_time,
            'accumulated_submission_time': submission_time,
            'accumulated_eval_time': self.eval_watch.accumulated,
@@ -566,6 +578,32 @@ class _Trial:
     train_state['accumulated_logging_time'] = self.log_watch.accumulated
     if self.status is None:
       self.clock.start()
+
+  def _take_prepared(self, prepared, step: int) -> spec.Ensemble | None:
+    """Take `prepare_for_eval`'s state; return the ensemble to evaluate, if it returned one.
+
+    Ordinary params replace the training state (AlgoPerf's rule 3). An ensemble
+    (docs/ensembles.md) is evaluated instead, and training continues from the params it had.
+    """
+    submission = self.config.submission
+    if not (isinstance(prepared, (tuple, list)) and len(prepared) == 3
+            and isinstance(prepared[1], spec.Ensemble)):
+      self.optimizer_state, self.params, self.model_state = _check_update_return(
+          submission, prepared, self.reference_structure, step, 'prepare_for_eval')
+      return None
+    ensemble = prepared[1]
+    try:
+      if self.convention.legacy:
+        raise spec.EnsembleError('ensembles need the standard calling convention, not '
+                                 'AlgoPerf v0.5\'s pmap form.')
+      if not self.config.workload.supports_ensemble_eval:
+        self.config.workload.combine_ensemble_outputs(None)  # raises the workload's reason
+      ensemble_lib.check(ensemble, *self.reference_structure)
+    except spec.EnsembleError as e:
+      raise submission.error('prepare_for_eval', f'returned an ensemble the runner cannot '
+                             f'evaluate at step {step}: {e}') from e
+    self.optimizer_state, self.model_state = prepared[0], prepared[2]
+    return ensemble
 
   def _stopping_rule(self, diverged: bool) -> str | None:
     train_state = self.train_state
@@ -599,7 +637,7 @@ class _Trial:
         time_to_test_target=train_state['time_to_test_target'],
         eval_results=self.eval_results, preemption_count=self.preemption_count,
         params=final_params, optimizer_state=self.optimizer_state,
-        model_state=final_model_state)
+        model_state=final_model_state, ensemble=self.ensemble)
     if config.log_dir is not None:
       with _runner_io('trial_summary.json', config.log_dir):
         logs.write_json(os.path.join(config.log_dir, logs.TRIAL_SUMMARY), result.summary())
@@ -635,6 +673,17 @@ def _evaluate(config: TrialConfig, params, model_state, eval_key, global_step: i
       config.eval_batch_size, params, model_state, eval_key, config.data_dir,
       config.imagenet_v2_data_dir, global_step)
   return {k: (float(v) if not isinstance(v, (int, str)) else v) for k, v in metrics.items()}
+
+
+def _ensemble_row(config: TrialConfig, ensemble: spec.Ensemble, eval_key,
+                  global_step: int) -> dict[str, Any]:
+  """The eval row's record of an ensemble (the scorer's category rule: docs/ensembles.md):
+  members, their extra memory, and the metrics of the last member alone (untimed)."""
+  alone = _evaluate(config, *ensemble.member(-1), eval_key, global_step)
+  return {logs.ENSEMBLE_MEMBERS: ensemble.num_members,
+          logs.ENSEMBLE_EXTRA_BYTES: ensemble.extra_bytes,
+          **{f'{logs.LAST_MEMBER_PREFIX}{k}': v for k, v in alone.items()
+             if isinstance(v, float)}}
 
 
 def _record_targets(terms: TrialTerms, train_state: dict, eval_result: dict,

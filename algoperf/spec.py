@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import abc
 import enum
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
+
+# Submissions may import only `algoperf.spec`: the ensemble type of `prepare_for_eval`'s
+# extension (algoperf/ensemble.py, docs/ensembles.md) is reached from here.
+from algoperf.ensemble import Ensemble, EnsembleError  # noqa: F401
 
 
 class LossType(enum.Enum):
@@ -244,6 +249,22 @@ class Workload(metaclass=abc.ABCMeta):
   def is_output_params(self, param_key: ParameterKey) -> bool:
     """Whether a top-level parameter key belongs to the output layer."""
 
+  def parameter_groups_input_to_output(self) -> list[list[ParameterKey]]:
+    """The model's layers from input to output, each a list of top-level parameter keys.
+
+    This project's extension (optional; docs/freezeout.md): layer-wise rules such as
+    FreezeOut read the depth order here. Every top-level key is in exactly one group.
+    Default: one group per key, in natural order (`Dense_2` before `Dense_10`), which is
+    the depth order of Flax's automatic names when one module type follows another
+    (`Conv_*` then `Dense_*`). JAX sorts dict keys, so Flax's definition order is lost;
+    a model with other names (embeddings, blocks) or interleaved types (`Conv_0`,
+    `BatchNorm_0`, …) overrides this. Needs `init_model_fn` first (reads `param_shapes`).
+    """
+    def natural(key: str) -> list:
+      return [(0, int(part), '') if part.isdigit() else (1, 0, part)
+              for part in re.split(r'(\d+)', key)]
+    return [[key] for key in sorted(self.param_shapes, key=natural)]
+
   @abc.abstractmethod
   def init_model_fn(
       self,
@@ -290,6 +311,20 @@ class Workload(metaclass=abc.ABCMeta):
       label_smoothing: float = 0.0,
   ) -> dict[str, Tensor]:
     """Return {'summed', 'n_valid_examples', 'per_example'}; no regularisation."""
+
+  # --- ensembles (this project's extension; docs/ensembles.md) ---------------------
+
+  def combine_ensemble_outputs(self, member_outputs: Tensor) -> Tensor:
+    """One output from the members' outputs (stacked on axis 0), in the form `loss_fn` and
+    the eval metrics take: the average predictive distribution. A workload whose outputs
+    cannot be averaged keeps this default, and the runner refuses ensembles on it."""
+    raise EnsembleError(f'workload {type(self).__name__} cannot evaluate ensembles: it does '
+                        'not define how to average its members\' outputs.')
+
+  @property
+  def supports_ensemble_eval(self) -> bool:
+    """Whether `eval_model` accepts a `spec.Ensemble` in place of params."""
+    return False
 
   # --- evaluation ------------------------------------------------------------------
 

@@ -52,8 +52,9 @@ HELD_OUT_SPLITS = frozenset({'validation', 'test'})
 
 # The runner's columns: AlgoPerf's leading columns and the eval metrics' split prefixes
 # ('train/' is eval_train's prefix). A submission's metric may use none of them.
-RESERVED_METRIC_NAMES = frozenset(logs.LEADING_COLUMNS)
-RESERVED_METRIC_PREFIXES = tuple(f'{p}/' for p in dict.fromkeys(spec.SPLIT_PREFIX.values()))
+RESERVED_METRIC_NAMES = frozenset(logs.RUNNER_COLUMNS)
+RESERVED_METRIC_PREFIXES = (tuple(f'{p}/' for p in dict.fromkeys(spec.SPLIT_PREFIX.values()))
+                            + (logs.LAST_MEMBER_PREFIX,))
 
 # Constants a submission reads; its instance must agree with the runner's on all of them.
 _SHARED_CONSTANTS = (

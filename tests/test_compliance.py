@@ -404,8 +404,8 @@ def test_one_finding_per_rule_and_line(tmp_path):
 
 def test_reserved_columns_cover_the_runners_leading_columns():
   from algoperf import logs, spec
-  assert set(logs.LEADING_COLUMNS) <= compliance.RESERVED_LOG_COLUMNS
-  assert {f'{p}/' for p in spec.SPLIT_PREFIX.values()} == set(
+  assert set(logs.RUNNER_COLUMNS) <= compliance.RESERVED_LOG_COLUMNS
+  assert {f'{p}/' for p in spec.SPLIT_PREFIX.values()} | {logs.LAST_MEMBER_PREFIX} == set(
       compliance.RESERVED_LOG_PREFIXES)
 
 

@@ -321,8 +321,10 @@ def test_logger_refuses_eval_rows_and_malformed_rows(logged, call, message):
 
 
 def test_reserved_names_come_from_the_log_layout_and_no_log_dir_means_no_logger():
-  assert wv.RESERVED_METRIC_NAMES == frozenset(logs.LEADING_COLUMNS)
-  assert wv.RESERVED_METRIC_PREFIXES == ('train/', 'validation/', 'test/')
+  assert wv.RESERVED_METRIC_NAMES == frozenset(logs.RUNNER_COLUMNS)
+  assert wv.RESERVED_METRIC_PREFIXES == ('train/', 'validation/', 'test/', 'last_member/')
+  assert wv.reserved_metric_reason('ensemble_members') is not None
+  assert wv.reserved_metric_reason('last_member/validation/loss') is not None
   assert wv.reserved_metric_reason('train_loss') is None
   assert wv.SubmissionWorkload(ToyRegressionWorkload(), None).metrics_logger is None
 

@@ -70,6 +70,10 @@ class ScoringResult:
   # one row per trial left out for corrupt logs (EXCLUDED_COLUMNS)
   excluded: pd.DataFrame = dataclasses.field(
       default_factory=lambda: pd.DataFrame(columns=EXCLUDED_COLUMNS))
+  # Submissions that evaluated ensembles (docs/ensembles.md), outside AlgoPerf's rules and
+  # never in `scores`: per submission, times to target per scored workload, the most
+  # members and the most extra memory (MiB) any of their evals used.
+  ensembles: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
   @property
   def excluded_counts(self) -> pd.Series:
@@ -137,10 +141,32 @@ def score_times(times: pd.DataFrame, targets: BenchmarkTargets, options: Scoring
       excluded=issues.excluded_table() if issues else pd.DataFrame(columns=EXCLUDED_COLUMNS))
 
 
+def ensemble_submissions(evals: pd.DataFrame) -> list[str]:
+  """Submissions any of whose evals evaluated an ensemble: outside AlgoPerf's rules."""
+  if evals.empty or 'ensemble_members' not in evals:
+    return []
+  most = evals.groupby('submission')['ensemble_members'].max()
+  return sorted(most[most > 0].index)
+
+
+def ensemble_table(evals: pd.DataFrame, times: pd.DataFrame,
+                   submissions: list[str]) -> pd.DataFrame:
+  """The ensemble category: times to target, members and extra eval memory per submission."""
+  if not submissions:
+    return pd.DataFrame()
+  used = evals[evals['submission'].isin(submissions)].groupby('submission')
+  table = times.reindex(index=submissions).copy()
+  table['members'] = used['ensemble_members'].max().reindex(submissions).astype(int)
+  table['extra_param_MiB'] = (used['ensemble_extra_bytes'].max().reindex(submissions)
+                              / 2**20)
+  return table
+
+
 def score_evals(evals: pd.DataFrame, targets: BenchmarkTargets, options: ScoringOptions,
                 submissions: list[str] | None = None, issues: Issues | None = None
                 ) -> ScoringResult:
-  """Scores from the long eval table of `reader.read_submissions`."""
+  """Scores from the long eval table of `reader.read_submissions`; submissions that evaluated
+  ensembles go to `ScoringResult.ensembles` instead of the score (docs/ensembles.md)."""
   options.check(targets)
   issues = issues or Issues(options.strict)
   if submissions is None:
@@ -150,9 +176,13 @@ def score_evals(evals: pd.DataFrame, targets: BenchmarkTargets, options: Scoring
   expected = list(targets.base_workloads) + list(options.held_out(targets))
   aggregate.check_counts(studies, submissions, expected, targets, options.ruleset, issues)
   extra = sorted(set(studies['workload']) - set(expected))
-  times = aggregate.workload_times(studies, submissions, expected + extra)
-  return score_times(times, targets, options, trials_table=trials_table, studies=studies,
-                     issues=issues)
+  ensembles = ensemble_submissions(evals)
+  rules = [s for s in submissions if s not in ensembles]
+  all_times = aggregate.workload_times(studies, submissions, expected + extra)
+  result = score_times(all_times.reindex(index=rules), targets, options,
+                       trials_table=trials_table, studies=studies, issues=issues)
+  return dataclasses.replace(
+      result, ensembles=ensemble_table(evals, all_times[expected], ensembles))
 
 
 def score_directory(directory: str, targets: BenchmarkTargets, options: ScoringOptions,

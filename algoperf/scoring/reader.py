@@ -6,8 +6,10 @@ Layout (docs/runner_rules.md rule 7, identical to AlgoPerf):
       <workload>_<framework>/trial_<i>/eval_measurements.csv
 
 One row per eval with columns `submission, workload, framework, experiment, study, trial,
-eval_index, global_step, preemption_count, score, validation, test`; `validation`/`test` hold
-the workload's target metric on that split, so every workload shares one schema. Trials whose
+eval_index, global_step, preemption_count, score, validation, test, ensemble_members,
+ensemble_extra_bytes`; `validation`/`test` hold the workload's target metric on that split, so
+every workload shares one schema, and the ensemble columns are 0 unless that eval evaluated
+an ensemble (the scorer's separate category, docs/ensembles.md). Trials whose
 logs break a rule of `integrity` (cut-short rows, non-finite metrics, times going backwards,
 links, duplicates) are reported and left out.
 """
@@ -31,7 +33,10 @@ TRIAL_RE = re.compile(r'trial_(\d+)$')
 WORKLOAD_RE = re.compile(r'(.+)_(jax|pytorch)$')
 TRIAL_KEYS = ['submission', 'workload', 'study', 'experiment', 'trial']
 COLUMNS = ['submission', 'workload', 'framework', 'experiment', 'study', 'trial', 'eval_index',
-           'global_step', 'preemption_count', 'score', 'validation', 'test']
+           'global_step', 'preemption_count', 'score', 'validation', 'test',
+           'ensemble_members', 'ensemble_extra_bytes']
+# Set (0 or more) only on evals of an ensemble (docs/ensembles.md); 0 for ordinary evals.
+ENSEMBLE_COLUMNS = ('ensemble_members', 'ensemble_extra_bytes')
 
 
 def natural_key(name: str):
@@ -110,6 +115,8 @@ def eval_rows(frame: pd.DataFrame, path: str, target: WorkloadTarget,
       'validation': _numeric(frame, target.column('validation'), path, issues),
       'test': (_numeric(frame, target.column('test'), path, issues)
                if target.column('test') in frame else np.nan),
+      **{column: (_numeric(frame, column, path, issues).fillna(0.0) if column in frame
+                  else 0.0) for column in ENSEMBLE_COLUMNS},
   })
   if rows['score'].isna().any():
     issues.warn(f'{path}: {int(rows["score"].isna().sum())} rows without a score dropped')

@@ -19,6 +19,11 @@ from algoperf.scoring import plots
 from algoperf.scoring.pipeline import ScoringResult
 
 UNSCORED_TITLE = 'Time to target on the variants (robustness checks, not scored)'
+ENSEMBLE_TITLE = ('Ensembles: outside AlgoPerf\'s rules, which fix the model; never in the '
+                  'score above')
+ENSEMBLE_NOTE = ('Submissions whose evals averaged several models (docs/ensembles.md): times to '
+                 'target (s; inf = missed), the most members an eval used and the memory '
+                 'their params and states took beyond one model\'s (MiB).')
 TERMINAL_WIDTH = 100
 YOUR_RUN = '> '  # marks the user's own runs in terminal tables
 YOUR_RUN_CLASS = 'mine'  # the CSS class of their rows in the HTML tables
@@ -118,6 +123,9 @@ def terminal_table(result: ScoringResult, highlight: Collection[str] = ()) -> st
     if not result.unscored_times.empty:
       text += (f'\n{UNSCORED_TITLE} (s)\n'
                + _fitted(_marked(result.unscored_times, highlight), seconds) + '\n')
+    if not result.ensembles.empty:
+      text += (f'\n{ENSEMBLE_TITLE}\n' + _wrapped([ENSEMBLE_NOTE])
+               + _fitted(_marked(result.ensembles, highlight), lambda v: f'{v:.4g}') + '\n')
   return text
 
 
@@ -188,6 +196,9 @@ def html_page(result: ScoringResult, speedup_table: pd.DataFrame | None = None,
   if not result.unscored_times.empty:
     parts += [f'<h2>{UNSCORED_TITLE}</h2>',
               _table(result.unscored_times, highlight=highlight)]
+  if not result.ensembles.empty:
+    parts += [f'<h2>{esc(ENSEMBLE_TITLE)}</h2><p>{esc(ENSEMBLE_NOTE)}</p>',
+              _table(result.ensembles, highlight=highlight)]
   if speedup_table is not None:
     parts += ['<h2>Speedups</h2>', _table(speedup_table, index=False, highlight=highlight)]
   if links:
@@ -227,6 +238,8 @@ def write_report(result: ScoringResult, output_dir: str,
       csv(trials, f'{submission}_summary.csv', index=False)
   if speedup_table is not None:
     csv(speedup_table, 'speedups.csv', index=False)
+  if not result.ensembles.empty:
+    csv(result.ensembles, 'ensembles.csv')
   profile_fig = plots.profile_figure(result.profile, highlight=highlight)
   for ext in ('png', 'pdf'):
     profile_fig.savefig(path(f'performance_profile.{ext}'))
@@ -236,7 +249,10 @@ def write_report(result: ScoringResult, output_dir: str,
   written.append(path('time_to_target.png'))
   texts = {
       'leaderboard.md': markdown_table(result.scores) + ''.join(
-          f'\n\\* {note}\n' for note in excluded_notes(result)),
+          f'\n\\* {note}\n' for note in excluded_notes(result)) + (
+          '' if result.ensembles.empty else
+          f'\n## {ENSEMBLE_TITLE}\n\n{ENSEMBLE_NOTE}\n\n'
+          + markdown_table(result.ensembles.reset_index())),
       'leaderboard.html': html_page(result, speedup_table, links, notices, highlight),
       'issues.txt': ''.join(f'{m}\n' for m in result.issues),
   }

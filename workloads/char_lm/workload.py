@@ -102,9 +102,7 @@ class CharLmWorkload(ClassificationWorkload):
                                  token_mask(mask_batch, logits_batch.shape[:-1]),
                                  label_smoothing)
 
-  def _batch_metrics(self, params, model_state, batch):
-    logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, None,
-                              update_batch_norm=False)
+  def _metrics_from_outputs(self, logits, batch):
     loss = self.loss_fn(batch['targets'], logits, batch['weights'])
     return {'loss': loss['summed'], 'bits_per_char': loss['summed'] / math.log(2),
             'count': loss['n_valid_examples']}

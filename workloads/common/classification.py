@@ -83,6 +83,12 @@ class ClassificationWorkload(InMemoryWorkload):
   def is_output_params(self, param_key: spec.ParameterKey) -> bool:
     return param_key == self._model.output_layer_name
 
+  def parameter_groups_input_to_output(self) -> list[list[spec.ParameterKey]]:
+    """The model's own `layer_groups` where it has them (sorted Flax names are not depth
+    order for every model), else the spec's natural-order default."""
+    groups = getattr(self._model, 'layer_groups', None)
+    return groups if groups is not None else super().parameter_groups_input_to_output()
+
   def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
                update_batch_norm, use_running_average_bn=None, dropout_rate=None):
     """Batch statistics are used and updated iff `update_batch_norm` (AlgoPerf's rule);
@@ -105,9 +111,12 @@ class ClassificationWorkload(InMemoryWorkload):
 
   # --- evaluation ----------------------------------------------------------------------
 
-  def _batch_metrics(self, params, model_state, batch):
-    logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, None,
-                              update_batch_norm=False)
+  def combine_ensemble_outputs(self, member_outputs):
+    """Log of the members' mean predicted probabilities: softmax of it is their average."""
+    log_probs = jax.nn.log_softmax(member_outputs, axis=-1)
+    return jax.nn.logsumexp(log_probs, axis=0) - jnp.log(member_outputs.shape[0])
+
+  def _metrics_from_outputs(self, logits, batch):
     weights = batch['weights']
     loss = self.loss_fn(batch['targets'], logits, weights)
     correct = jnp.sum((jnp.argmax(logits, axis=-1) == batch['targets']) * weights)

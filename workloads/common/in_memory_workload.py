@@ -2,7 +2,9 @@
 properties, the train/eval input queues and a masked, summed evaluation.
 
 Subclasses (classification, loss-target) supply `load_splits(data_dir)`, the model and
-`_batch_metrics(params, model_state, batch)`, which returns per-batch sums plus a 'count'.
+`_metrics_from_outputs(outputs, batch)`, which turns the model's eval outputs on one batch
+into per-batch sums plus a 'count'. Ensembles (`spec.Ensemble`, docs/ensembles.md) run the
+members in one vmapped pass and combine their outputs with `combine_ensemble_outputs`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class InMemoryWorkload(spec.Workload):
     self._splits: Splits | None = None
     # Jitted once per workload object: every eval call reuses its compilation.
     self._eval_step = jax.jit(self._batch_metrics)
+    self._ensemble_eval_step = jax.jit(self._ensemble_batch_metrics)
 
   @abc.abstractmethod
   def load_splits(self, data_dir: str | None) -> Splits:
@@ -69,8 +72,29 @@ class InMemoryWorkload(spec.Workload):
     """
 
   @abc.abstractmethod
+  def _metrics_from_outputs(self, outputs, batch) -> dict[str, Any]:
+    """Sums over one masked eval batch of the model's outputs, with the number of valid
+    examples as 'count'."""
+
+  def _eval_outputs(self, params, model_state, batch):
+    """The model's eval-mode outputs on one batch (running batch-norm statistics)."""
+    outputs, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, None,
+                               update_batch_norm=False)
+    return outputs
+
   def _batch_metrics(self, params, model_state, batch) -> dict[str, Any]:
-    """Sums over one masked eval batch, with the number of valid examples as 'count'."""
+    return self._metrics_from_outputs(self._eval_outputs(params, model_state, batch), batch)
+
+  def _ensemble_batch_metrics(self, ensemble: spec.Ensemble, batch) -> dict[str, Any]:
+    """The metrics of the members' combined prediction on one batch."""
+    outputs = jax.vmap(self._eval_outputs, in_axes=(0, 0, None))(
+        ensemble.params, ensemble.model_state, batch)
+    return self._metrics_from_outputs(self.combine_ensemble_outputs(outputs), batch)
+
+  @property
+  def supports_ensemble_eval(self) -> bool:
+    return (type(self).combine_ensemble_outputs
+            is not spec.Workload.combine_ensemble_outputs)
 
   def train_augment(self) -> in_memory.Augment | None:
     """Per-batch host transform of train batches (random crops...), if any."""
@@ -146,10 +170,20 @@ class InMemoryWorkload(spec.Workload):
   def _eval_model_on_split(self, split, num_examples, global_batch_size, params, model_state,
                            rng, data_dir, global_step=0):
     del rng, global_step
+    if isinstance(params, spec.Ensemble):
+      if not self.supports_ensemble_eval:
+        self.combine_ensemble_outputs(None)  # raises the workload's EnsembleError
+      step = self._ensemble_eval_step
+      if model_state is not None and params.model_state is None:
+        params = spec.Ensemble(params.params, jax.tree.map(
+            lambda x: jnp.broadcast_to(x, (params.num_members, *x.shape)), model_state))
+      args = (params,)
+    else:
+      step, args = self._eval_step, (params, model_state)
     totals = None
     for batch in in_memory.eval_batches(self.splits(data_dir)[split], global_batch_size,
                                         num_examples):
-      metrics = self._eval_step(params, model_state, batch)
+      metrics = step(*args, batch)
       totals = metrics if totals is None else jax.tree.map(jnp.add, totals, metrics)
     count = float(totals.pop('count'))
     return {name: float(value) / count for name, value in totals.items()}

@@ -88,6 +88,14 @@ class ConvNet(nn.Module):
   def output_layer_name(self) -> str:
     return f'Dense_{len(self.dense_sizes)}'
 
+  @property
+  def layer_groups(self) -> list[list[str]]:
+    """Top-level param keys from input to output (`Workload.parameter_groups_input_to_output`):
+    each conv with its batch norm, then the dense layers. Sorted keys put `BatchNorm_*` first."""
+    convs = [[f'Conv_{i}', *([f'BatchNorm_{i}'] if self.batch_norm else [])]
+             for i in range(len(self.conv_features))]
+    return convs + [[f'Dense_{i}'] for i in range(len(self.dense_sizes) + 1)]
+
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     act = ACTIVATIONS[self.activation]

@@ -18,8 +18,10 @@ class RegressionWorkload(InMemoryWorkload):
   target_metric_higher_is_better = False
   loss_type = spec.LossType.MEAN_SQUARED_ERROR
 
-  def _batch_metrics(self, params, model_state, batch):
-    logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, None,
-                              update_batch_norm=False)
+  def combine_ensemble_outputs(self, member_outputs):
+    """The members' mean prediction: the natural average under a squared error."""
+    return member_outputs.mean(axis=0)
+
+  def _metrics_from_outputs(self, logits, batch):
     loss = self.loss_fn(batch['targets'], logits, batch['weights'])
     return {'loss': loss['summed'], 'count': loss['n_valid_examples']}
