@@ -82,6 +82,9 @@ class ExperimentConfig:
   check_submission: bool = True
   # AlgoPerf's --skip_evals and --capture_jax_trace (runner.TrialConfig).
   skip_evals: bool = False
+  # False trains every trial to its budget even after the targets are met (runs that
+  # compare final metrics at equal budget: benchmarks/averaging_comparison.py).
+  stop_at_targets: bool = True
   capture_jax_trace: bool = False
   # AlgoPerf v0.5's pmap calling convention: 'auto', 'on' or 'off' (algoperf.legacy_pmap).
   legacy_pmap: str = 'auto'
@@ -328,7 +331,8 @@ def _trial_job(config: ExperimentConfig, plan: tuning.TrialPlan, log_dir: str,
       keep_all_checkpoints=config.save_intermediate_checkpoints,
       resume=config.resume_last_run and checkpoint.latest_step(log_dir) is not None,
       flags=config.flags, show_progress=config.show_progress,
-      skip_evals=config.skip_evals, capture_jax_trace=config.capture_jax_trace,
+      skip_evals=config.skip_evals, stop_at_targets=config.stop_at_targets,
+      capture_jax_trace=config.capture_jax_trace,
       legacy_pmap=config.legacy_pmap,
       observers=_observers(config))
 

@@ -74,6 +74,7 @@ class TrialJob:
   flags: dict[str, Any] = dataclasses.field(default_factory=dict)
   show_progress: bool | None = None
   skip_evals: bool = False
+  stop_at_targets: bool = True
   capture_jax_trace: bool = False
   # AlgoPerf v0.5's pmap calling convention: 'auto', 'on' or 'off' (algoperf.legacy_pmap).
   legacy_pmap: str = 'auto'
@@ -151,7 +152,7 @@ def run_job(job: TrialJob, watch: Watch = NO_WATCH) -> JobResult:
         max_global_steps=job.max_global_steps, save_checkpoints=job.save_checkpoints,
         keep_all_checkpoints=job.keep_all_checkpoints, resume=job.resume, flags=job.flags,
         show_progress=job.show_progress, watch=watch, terms=terms,
-        eval_model=eval_model, skip_evals=job.skip_evals,
+        eval_model=eval_model, skip_evals=job.skip_evals, stop_at_targets=job.stop_at_targets,
         capture_jax_trace=job.capture_jax_trace, legacy_pmap=job.legacy_pmap,
         observers=job.observers,
         facts={'study_index': job.study_index, 'trial_index': job.trial_index,

@@ -149,3 +149,17 @@ def test_a_hyperparameter_the_search_space_lacks_is_reported_before_training(tmp
   with pytest.raises(experiment.submission.SubmissionError, match='warmup_factor'):
     experiment.report_missing_hyperparameters(str(path), 'external', space, strict=True)
   experiment.report_missing_hyperparameters(SGD, 'external', space, strict=True)  # reads none
+
+
+def test_stop_at_targets_false_trains_on_after_the_targets(tmp_path):
+  """Equal-budget comparisons (benchmarks/averaging_comparison.py) train past the targets."""
+  reachable = functools.partial(toy_workload.ToyRegressionWorkload, validation_target=1e9,
+                                test_target=1e9, eval_period_sec=1e9)
+  steps = {}
+  for stop in (True, False):
+    [outcome] = experiment.run_experiment(
+        _config(tmp_path, experiment_name=f'stop_{stop}', stop_at_targets=stop), reachable,
+        'toy')
+    steps[stop] = (outcome.summary['status'], outcome.summary['global_step'])
+  assert steps[True] == ('targets_reached', 1)
+  assert steps[False] == ('max_global_steps', 20)
