@@ -184,7 +184,7 @@ def main(argv):
         notices=speed.notices(runs))
     from algoperf import scoring
     print('\n' + scoring.terminal_table(
-        result, highlight=suite_runner.own_runs(result.scores['submission'])))
+        result, highlight=suite_runner.own_runs(result.submissions)))
     speed.print_notices(runs)
     page = os.path.join(experiment_dir, suite_runner.LEADERBOARD, 'leaderboard.html')
     print(f'\nLeaderboard: {page}')

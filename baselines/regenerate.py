@@ -220,8 +220,7 @@ def _score_like_for_like(suite: suite_lib.Suite, experiment_dir: str, runs_dir: 
                                        analyse=False)
   from algoperf import scoring
   print('\nLike-for-like (baselines recorded on this machine):\n'
-        + scoring.terminal_table(result, highlight=suite_runner.own_runs(
-            result.scores['submission'])))
+        + scoring.terminal_table(result, highlight=suite_runner.own_runs(result.submissions)))
   print(f'\nLeaderboard: {os.path.join(output_dir, "leaderboard.html")}')
 
 

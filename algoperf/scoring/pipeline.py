@@ -81,6 +81,11 @@ class ScoringResult:
     return self.excluded.groupby('submission', sort=True).size()
 
   @property
+  def submissions(self) -> list[str]:
+    """Every submission scored or listed: the rules' leaderboard, then the ensembles."""
+    return list(self.scores.get('submission', [])) + list(self.ensembles.index)
+
+  @property
   def held_out(self) -> tuple[str, ...]:
     return self.options.held_out(self.targets)
 

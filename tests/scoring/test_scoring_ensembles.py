@@ -36,6 +36,7 @@ def test_ensemble_submission_is_listed_apart_and_leaves_the_scores_unchanged(tmp
   # would lose its ratio of 1 there. The scores are exactly those without it.
   pd.testing.assert_frame_equal(mixed.scores, without.scores)
   assert 'snapshots' not in set(mixed.scores['submission'])
+  assert mixed.submissions == ['fast', 'slow', 'snapshots']
   row = mixed.ensembles.loc['snapshots']
   assert row['a'] == 5.0 and row['b'] == 50.0
   assert row['members'] == 5 and row['extra_param_MiB'] == 5.0
