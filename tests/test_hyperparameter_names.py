@@ -108,8 +108,9 @@ def test_still_a_namedtuple_that_pickles_and_copies():
 
 # --- The knobs the Tuning Playbook turns, under one name in every reference algorithm -----
 
-REFERENCE_EXTERNAL = ('adafactor', 'adam', 'adamw', 'lamb', 'momentum', 'nadam', 'nadamw',
-                      'nesterov', 'rmsprop', 'sam', 'schedule_free_adamw', 'sgd', 'shampoo')
+REFERENCE_EXTERNAL = ('adafactor', 'adam', 'adamw', 'fge', 'freezeout', 'lamb', 'momentum',
+                      'nadam', 'nadamw', 'nesterov', 'rmsprop', 'sam', 'schedule_free_adamw',
+                      'sgd', 'shampoo', 'snapshot_ensemble', 'swa')
 
 
 def test_every_external_reference_algorithm_is_listed():

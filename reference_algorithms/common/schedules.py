@@ -31,12 +31,14 @@ def warmup_length(hp, step_hint: int) -> int:
   return int(given)
 
 
-def warmup_cosine_steps(peak_value: float, warmup: int, step_hint: int) -> optax.Schedule:
-  """Linear warmup from 0 to `peak_value` over `warmup` steps, then cosine decay to 0 at
-  `step_hint` (at least one step of decay, so a warmup as long as the hint is well defined)."""
+def warmup_cosine_steps(peak_value: float, warmup: int, step_hint: int,
+                        end_value: float = 0.0) -> optax.Schedule:
+  """Linear warmup from 0 to `peak_value` over `warmup` steps, then cosine decay to
+  `end_value` (0: NAdamW's) at `step_hint` (at least one step of decay, so a warmup as long
+  as the hint is well defined). SWA and FGE end their warm start at their cycles' top rate."""
   return optax.warmup_cosine_decay_schedule(
       init_value=0.0, peak_value=peak_value, warmup_steps=warmup,
-      decay_steps=max(step_hint, warmup + 1), end_value=0.0)
+      decay_steps=max(step_hint, warmup + 1), end_value=end_value)
 
 
 def from_hparams(hp, step_hint: int) -> optax.Schedule:

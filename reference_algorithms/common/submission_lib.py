@@ -6,7 +6,9 @@ and gets `init_optimizer_state` from `make_init_optimizer_state`; `update_params
 
 The optimizer state is `(optax_state, CompiledSteps)`, the shape AlgoPerf's baselines use
 (`(state, update_fn)`): array leaves first, the jitted step as a non-array leaf that a
-checkpoint restore gets back by re-running `init_optimizer_state`.
+checkpoint restore gets back by re-running `init_optimizer_state`. An algorithm that
+evaluates another point than it trains (schedule-free's x, SWA's average, an ensemble)
+gets an `eval_point.CarryingState` instead, which also carries its training point.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import jax
 import optax
 
 from algoperf import jax_sharding_utils, spec
+from reference_algorithms.common import eval_point, train_step
 from reference_algorithms.common import hparams as hparams_lib
-from reference_algorithms.common import train_step
 
 # Loss and gradient norm go to the metrics logger every this many steps; converting them
 # to Python floats waits for the step, so the other steps never block on the device.
@@ -43,6 +45,8 @@ BATCH_SIZES: Mapping[str, int] = {
 }
 
 BuildOptimizer = Callable[[hparams_lib.HParams, int], optax.GradientTransformation]
+# (hyperparameters, workload, model_state) -> the trial's eval plan.
+BuildEvalPlan = Callable[[hparams_lib.HParams, spec.Workload, Any], eval_point.EvalPlan]
 
 
 def make_init_optimizer_state(
@@ -50,34 +54,54 @@ def make_init_optimizer_state(
     defaults: Mapping[str, Any] | None = None,
     self_tuning: Mapping[str, Any] | None = None,
     eval_params: Callable[[Any, Any], Any] | None = None,
-    pass_grad_fn: bool = False) -> spec.InitOptimizerFn:
+    pass_grad_fn: bool = False,
+    build_eval_plan: BuildEvalPlan | None = None) -> spec.InitOptimizerFn:
   """Return an AlgoPerf `init_optimizer_state` for one optimizer recipe.
 
   defaults: values for hyperparameters the search space may omit.
   self_tuning: the full hyperparameter set used when the runner passes None.
-  eval_params: (optax_state, params) -> params to evaluate, for `prepare_for_eval`.
+  eval_params: (optax_state, params) -> params to evaluate, for `prepare_for_eval`;
+    training goes on from the params it was given (eval_point).
   pass_grad_fn: give the optimizer a gradient oracle (see train_step.build_train_step).
+  build_eval_plan: what the algorithm evaluates and tracks (eval_point.EvalPlan), for
+    averages and ensembles; exclusive with `eval_params`.
   """
+  if eval_params is not None and build_eval_plan is not None:
+    raise ValueError('give eval_params or build_eval_plan, not both')
 
   def init_optimizer_state(workload: spec.Workload, model_params: spec.ParameterContainer,
                            model_state: spec.ModelAuxiliaryState,
                            hyperparameters: spec.Hyperparameters,
                            rng: spec.RandomState) -> spec.OptimizerState:
     """Build the optimizer and its jitted train step; untimed in the benchmark."""
-    del model_state, rng
+    del rng
     hp = hparams_lib.resolve(hyperparameters, defaults, self_tuning)
     tx = build_optimizer(hp, workload.step_hint)
     # A jitted init gives fresh replicated buffers: no state leaf aliases a (donated) param.
     opt_state = jax.jit(tx.init, out_shardings=jax_sharding_utils.get_replicate_sharding())(
         model_params)
+    plan = _eval_plan(hp, workload, model_state, eval_params, build_eval_plan)
     steps = train_step.CompiledSteps(
         train=train_step.build_train_step(
             workload, tx, label_smoothing=hp.label_smoothing, grad_clip=hp.grad_clip,
-            dropout_rate=hp.dropout_rate, pass_grad_fn=pass_grad_fn),
-        eval_params=train_step.build_eval_params(eval_params))
-    return opt_state, steps
+            dropout_rate=hp.dropout_rate, pass_grad_fn=pass_grad_fn,
+            tracker=None if plan is None else plan.tracker),
+        evaluate=None if plan is None else plan.evaluate)
+    if plan is None:
+      return opt_state, steps
+    return eval_point.init_state(opt_state, model_params, model_state, plan, steps)
 
   return init_optimizer_state
+
+
+def _eval_plan(hp, workload, model_state, eval_params, build_eval_plan):
+  """The trial's eval plan; None for algorithms that evaluate the point they train."""
+  if build_eval_plan is not None:
+    return build_eval_plan(hp, workload, model_state)
+  if eval_params is not None:
+    return eval_point.EvalPlan(
+        eval_point.evaluate_eval_params(train_step.build_eval_params(eval_params)))
+  return None
 
 
 def _log_train_metrics(workload: spec.Workload, global_step: int, loss, grad_norm) -> None:
@@ -96,8 +120,16 @@ def update_params(workload: spec.Workload, current_param_container: spec.Paramet
                   eval_results: list[tuple[int, float]], global_step: int,
                   rng: spec.RandomState,
                   train_state: dict[str, Any] | None = None) -> spec.UpdateReturn:
-  """One step of the trial's compiled train step; the old params and states are donated."""
+  """One step of the trial's compiled train step; the old params and states are donated.
+
+  A `CarryingState` trains from the point it carries, not from the (evaluated) params passed.
+  """
   del current_params_types, hyperparameters, loss_type, eval_results, train_state
+  if isinstance(optimizer_state, eval_point.CarryingState):
+    del current_param_container, model_state  # the eval point, after a prepare_for_eval
+    state, params, model_state, loss, grad_norm = eval_point.train(optimizer_state, batch, rng)
+    _log_train_metrics(workload, global_step, loss, grad_norm)
+    return state, params, model_state
   opt_state, steps = optimizer_state
   params, model_state, opt_state, loss, grad_norm = steps.train(
       current_param_container, model_state, opt_state, batch, rng)
@@ -112,13 +144,12 @@ def prepare_for_eval(workload: spec.Workload, current_param_container: spec.Para
                      optimizer_state: spec.OptimizerState,
                      eval_results: list[tuple[int, float]], global_step: int,
                      rng: spec.RandomState) -> spec.UpdateReturn:
-  """Return the params to evaluate (e.g. schedule-free's x); training params are untouched."""
-  del workload, current_params_types, hyperparameters, loss_type, eval_results
-  del global_step, rng
-  opt_state, steps = optimizer_state
-  if steps.eval_params is None:
-    return optimizer_state, current_param_container, model_state
-  return optimizer_state, steps.eval_params(opt_state, current_param_container), model_state
+  """Return what to evaluate: the params as they are, or a `CarryingState`'s eval point
+  (schedule-free's x, SWA's average) or ensemble; its training point stays in the state."""
+  del workload, current_params_types, hyperparameters, loss_type, eval_results, global_step
+  if isinstance(optimizer_state, eval_point.CarryingState):
+    return eval_point.prepare(optimizer_state, rng)
+  return optimizer_state, current_param_container, model_state
 
 
 def data_selection(workload: spec.Workload, input_queue: Iterator[dict[str, spec.Tensor]],

@@ -16,7 +16,7 @@ import jax
 import optax
 
 from algoperf import jax_sharding_utils, spec
-from reference_algorithms.common import optax_compat
+from reference_algorithms.common import averaging, optax_compat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,10 +25,11 @@ class CompiledSteps:
 
   train(params, model_state, opt_state, batch, rng)
       -> (params, model_state, opt_state, loss, grad_norm)
-  eval_params(opt_state, params) -> params to evaluate (None: evaluate `params` as is).
+  evaluate(state, rng) -> what `prepare_for_eval` evaluates, for algorithms that evaluate
+      another point than they train (eval_point.EvalPlan); None: the training point.
   """
   train: Callable[..., tuple[Any, Any, Any, jax.Array, jax.Array]]
-  eval_params: Callable[[Any, Any], Any] | None = None
+  evaluate: Callable[[Any, Any], Any] | None = None
 
 
 def mean_loss_fn(workload: spec.Workload, label_smoothing: float, dropout_rate: float | None):
@@ -57,17 +58,22 @@ def _clip_fn(grad_clip: float | None):
 
 def build_train_step(workload: spec.Workload, tx: optax.GradientTransformation, *,
                      label_smoothing: float = 0.0, grad_clip: float | None = None,
-                     dropout_rate: float | None = None, pass_grad_fn: bool = False):
+                     dropout_rate: float | None = None, pass_grad_fn: bool = False,
+                     tracker: averaging.Tracker | None = None):
   """Jit (once) the step: mean loss, grads, optional clipping, optax update.
 
   Params, model state and optimizer state are replicated and donated; the batch is split
   along its leading axis. `pass_grad_fn` hands `tx.update` a `grad_fn(params, i)` oracle
-  on the same batch (optax.contrib.sam in opaque mode needs it).
+  on the same batch (optax.contrib.sam in opaque mode needs it). With a `tracker`
+  (averaging.Tracker: SWA's average, a snapshot ring), the optimizer state is
+  `(optax_state, tracker_state)` and the tracker takes each step's new point.
   """
   mean_loss = mean_loss_fn(workload, label_smoothing, dropout_rate)
   clip = _clip_fn(grad_clip)
 
   def step(params, model_state, opt_state, batch, rng):
+    if tracker is not None:
+      opt_state, tracked = opt_state
     (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(
         params, model_state, batch, rng)
     grad_norm = optax_compat.tree_norm(grads)
@@ -79,6 +85,8 @@ def build_train_step(workload: spec.Workload, tx: optax.GradientTransformation, 
       extra_args['grad_fn'] = grad_fn
     updates, new_opt_state = tx.update(clip(grads), opt_state, params, **extra_args)
     new_params = optax.apply_updates(params, updates)
+    if tracker is not None:
+      new_opt_state = (new_opt_state, tracker.update(tracked, new_params, new_model_state))
     return new_params, new_model_state, new_opt_state, loss, grad_norm
 
   replicated = jax_sharding_utils.get_replicate_sharding()

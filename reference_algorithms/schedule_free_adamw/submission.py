@@ -16,9 +16,10 @@ from reference_algorithms.common.submission_lib import (  # noqa: F401 (submissi
 
 
 def build_optimizer(hp, step_hint: int) -> optax.GradientTransformation:
+  # No warmup is None: Optax's warmup_constant_schedule over 0 steps stays at 0 for ever.
+  warmup = schedules.warmup_length(hp, step_hint)
   return optax.contrib.schedule_free_adamw(
-      learning_rate=hp.learning_rate,
-      warmup_steps=schedules.warmup_length(hp, step_hint),
+      learning_rate=hp.learning_rate, warmup_steps=warmup or None,
       b1=1.0 - hp.one_minus_beta1, b2=hp.beta2, eps=1e-8, weight_decay=hp.weight_decay)
 
 

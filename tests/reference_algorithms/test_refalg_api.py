@@ -39,9 +39,9 @@ def _params(fn):
 
 def test_collection_is_complete():
   assert NAMES == sorted([
-      'adafactor', 'adam', 'adamw', 'lamb', 'momentum', 'nadam', 'nadamw',
+      'adafactor', 'adam', 'adamw', 'fge', 'freezeout', 'lamb', 'momentum', 'nadam', 'nadamw',
       'nadamw_self_tuning', 'nesterov', 'rmsprop', 'sam', 'schedule_free_adamw',
-      'schedule_free_adamw_self_tuning', 'sgd', 'shampoo'])
+      'schedule_free_adamw_self_tuning', 'sgd', 'shampoo', 'snapshot_ensemble', 'swa'])
   external = [n for n in NAMES if not n.endswith('_self_tuning')]
   assert sorted(os.path.basename(os.path.dirname(p)) for p in SPACES
                 if p.endswith('tuning_search_space.json')) == external

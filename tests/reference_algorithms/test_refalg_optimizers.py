@@ -60,6 +60,18 @@ def test_schedule_free_evaluates_the_averaged_point():
   np.testing.assert_allclose(jax.tree.leaves(params2)[0], jax.tree.leaves(params)[0])
 
 
+def test_schedule_free_without_warmup_trains():
+  """warmup_steps=0 means no warmup (Optax's 0-step warmup schedule would stay at 0)."""
+  workload = lib.ToyRegressionWorkload(step_hint=100)
+  sub = lib.load('schedule_free_adamw')
+  initial, _ = workload.init_model_fn(jax.random.split(jax.random.key(0), 4)[0])
+  _, params, _ = lib.run_trial(sub, workload, lib.hparams(
+      **HP['schedule_free_adamw']._asdict(), warmup_steps=0), num_steps=1)
+  moved = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+              for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(initial), strict=True))
+  assert moved > 1e-4
+
+
 def test_schedule_free_self_tuning_runs_with_none_hyperparameters():
   workload = lib.ToyRegressionWorkload(step_hint=300)
   before = lib.initial_validation_loss(workload)

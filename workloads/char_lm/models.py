@@ -58,6 +58,14 @@ class TransformerLM(nn.Module):
 
   output_layer_name = 'output'
 
+  @property
+  def layer_groups(self) -> list[list[str]]:
+    """Top-level param keys from input to output (`Workload.parameter_groups_input_to_output`):
+    the embeddings, each block, then the head (final LayerNorm, if any, and the output)."""
+    head = [*([] if self.post_norm else ['LayerNorm_0']), self.output_layer_name]
+    blocks = [[f'Block_{i}'] for i in range(self.num_layers)]
+    return [['token_embedding', 'position_embedding'], *blocks, head]
+
   @nn.compact
   def __call__(self, tokens, train: bool = False, dropout_rate: float = 0.0):
     deterministic = not train or not dropout_rate

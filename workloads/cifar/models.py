@@ -40,6 +40,13 @@ class ResNet(nn.Module):
   num_filters: int = 64
   output_layer_name = 'Dense_0'
 
+  @property
+  def layer_groups(self) -> list[list[str]]:
+    """Top-level param keys from input to output (`Workload.parameter_groups_input_to_output`):
+    the stem, each residual block, the head. Sorted keys would put `Dense_0` before the blocks."""
+    blocks = [[f'ResNetBlock_{i}'] for i in range(sum(self.stage_sizes))]
+    return [['Conv_init', 'BatchNorm_init'], *blocks, [self.output_layer_name]]
+
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     """`train`: normalise with (and update) batch statistics instead of running ones."""
