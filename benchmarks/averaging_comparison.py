@@ -9,8 +9,9 @@ Each algorithm trains one trial per workload on point `--point` of its
 reads, per workload and algorithm: the submission time at which the validation target was
 first met, the final validation metric (of the ensemble, for ensembles), the final metric of
 the ensemble's last member alone (the single model), the members and their extra memory.
-It prints one Markdown table per workload and whether each paper's claim held here, and
-with --docs replaces the part of that page between its RESULTS markers. A rerun resumes:
+It prints one Markdown table per workload and whether each paper's claim held here, keeps
+it beside the trials, and with --docs replaces the part of that page between its RESULTS
+markers with every workload's table measured so far in --output_dir. A rerun resumes:
 finished trials are read, not rerun.
 """
 
@@ -31,6 +32,7 @@ from algoperf import logs  # noqa: E402
 
 ALGORITHMS = ('nadamw', 'swa', 'fge', 'snapshot_ensemble', 'freezeout')
 START, END = '<!-- RESULTS:START -->', '<!-- RESULTS:END -->'
+SECTION = 'comparison.md'  # each workload's table, beside its trials
 # FreezeOut's claim (Brock et al. 2017): up to 20% less time at <= 3% relative accuracy loss.
 FREEZEOUT_SPEEDUP, FREEZEOUT_LOSS = 0.8, 0.03
 
@@ -158,7 +160,6 @@ def main() -> None:
   parser.add_argument('--docs', default=None,
                       help='page whose RESULTS part to replace, e.g. docs/averaging.md')
   args = parser.parse_args()
-  sections = []
   for workload_name in args.workloads.split(','):
     workload = registry.get_workload(workload_name)
     metric, higher = workload.target_metric_name, workload.target_metric_higher_is_better
@@ -169,11 +170,25 @@ def main() -> None:
                        os.path.join(args.output_dir, workload_name))
       outcomes[algorithm] = read_outcome(algorithm, path, metric,
                                          workload.validation_target_value, higher)
-    sections.append(markdown(workload_name, outcomes, metric, higher))
-    print(sections[-1], flush=True)
+    section = markdown(workload_name, outcomes, metric, higher)
+    with open(os.path.join(args.output_dir, workload_name, SECTION), 'w',
+              encoding='utf-8') as f:
+      f.write(section)
+    print(section, flush=True)
   if args.docs:
-    write_docs(args.docs, '\n'.join(sections))
+    write_docs(args.docs, '\n'.join(stored_sections(args.output_dir)))
     print(f'wrote {args.docs}')
+
+
+def stored_sections(output_dir: str) -> list[str]:
+  """Every workload's table measured so far under `output_dir` (earlier runs' included)."""
+  found = []
+  for name in sorted(os.listdir(output_dir)):
+    path = os.path.join(output_dir, name, SECTION)
+    if os.path.isfile(path):
+      with open(path, encoding='utf-8') as f:
+        found.append(f.read())
+  return found
 
 
 if __name__ == '__main__':

@@ -63,3 +63,11 @@ def test_docs_part_between_the_markers_is_replaced(tmp_path):
   page.write_text(f'intro\n{comparison.START}\nold\n{comparison.END}\noutro\n')
   comparison.write_docs(str(page), 'new table\n')
   assert page.read_text() == f'intro\n{comparison.START}\nnew table\n{comparison.END}\noutro\n'
+
+
+def test_sections_of_earlier_runs_are_kept(tmp_path):
+  for name in ('mnist1d', 'char_lm'):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / comparison.SECTION).write_text(f'### {name}\n')
+  (tmp_path / 'unfinished').mkdir()
+  assert comparison.stored_sections(str(tmp_path)) == ['### char_lm\n', '### mnist1d\n']
