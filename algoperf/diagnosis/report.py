@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from algoperf import logs
+from algoperf import html_table, logs
 
 SUMMARY_FILE = 'diagnosis.json'
 
@@ -32,22 +32,6 @@ def write_png(folder: str, name: str, fig) -> str:
   path = os.path.join(folder, name)
   logs.write_bytes(path, png_bytes(fig))
   return path
-
-
-def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-  esc = html.escape
-  head = ''.join(f'<th>{esc(str(c))}</th>' for c in columns)
-  body = ''.join('<tr>' + ''.join(f'<td>{esc(_cell(v))}</td>' for v in row) + '</tr>'
-                 for row in rows)
-  return f'<table><tr>{head}</tr>{body}</table>'
-
-
-def _cell(value: Any) -> str:
-  if value is None:
-    return '–'
-  if isinstance(value, float):
-    return f'{value:.4g}'
-  return str(value)
 
 
 def write_page(folder: str, name: str, title: str, verdict: str, pngs: Sequence[str],
@@ -74,7 +58,7 @@ def write_page(folder: str, name: str, title: str, verdict: str, pngs: Sequence[
     parts.append(f'<img alt="{esc(os.path.basename(png))}" src="data:image/png;base64,'
                  f'{data}">')
   for heading, columns, rows in tables:
-    parts += [f'<h2>{esc(heading)}</h2>', _table(columns, rows)]
+    parts += [f'<h2>{esc(heading)}</h2>', html_table.table(columns, rows)]
   parts.append('</body></html>')
   path = os.path.join(folder, f'{name}.html')
   logs.write_bytes(path, '\n'.join(parts).encode('utf-8'))

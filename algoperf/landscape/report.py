@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from algoperf import logs
+from algoperf import html_table, logs
 
 PAGE = 'landscape.html'
 ORDER = ('interpolate', 'connect', 'plane')
@@ -66,20 +66,6 @@ def write_view(folder: str, view) -> dict[str, Any]:
 
 # --- the page ----------------------------------------------------------------------------
 
-def _fmt(value: Any) -> str:
-  if value is None:
-    return '–'
-  if isinstance(value, float):
-    return f'{value:.4g}'
-  return str(value)
-
-
-def _table(columns, rows) -> str:
-  esc = html.escape
-  head = ''.join(f'<th>{esc(str(c))}</th>' for c in columns)
-  body = ''.join('<tr>' + ''.join(f'<td>{esc(_fmt(v))}</td>' for v in row) + '</tr>'
-                 for row in rows)
-  return f'<table><tr>{head}</tr>{body}</table>'
 
 
 def _image(folder: str, name: str) -> str:
@@ -109,7 +95,7 @@ def _section(folder: str, view: str, summary: dict[str, Any]) -> list[str]:
   note = evaluation.get('batch_norm')
   if note:
     parts.append(f'<p class="note">{esc(note)}.</p>')
-  parts.append(_table(['point', 'trial', 'step', 'seed'], _points_rows(summary)))
+  parts.append(html_table.table(['point', 'trial', 'step', 'seed'], _points_rows(summary)))
   if 'barriers' in summary:
     paths = list(summary['barriers'])
     names = list(next(iter(summary['barriers'].values())))
@@ -117,11 +103,11 @@ def _section(folder: str, view: str, summary: dict[str, Any]) -> list[str]:
              *summary.get('endpoints', {}).get(name, [None, None])] for name in names]
     parts.append('<p>Barrier = max along the path (t in [0, 1]) minus the higher '
                  'endpoint.</p>')
-    parts.append(_table(['series', *(f'barrier: {p}' for p in paths), 'at A', 'at B'],
+    parts.append(html_table.table(['series', *(f'barrier: {p}' for p in paths), 'at A', 'at B'],
                         rows))
   if view == 'connect' and 'curve' in summary:
     training = summary.get('training', {})
-    parts.append(_table(['curve', 'bends', 'steps', 'optimizer', 'learning rate',
+    parts.append(html_table.table(['curve', 'bends', 'steps', 'optimizer', 'learning rate',
                          'final training loss', 'bend moved (× |B − A|)'],
                         [[summary['curve']['curve'], summary['curve']['num_bends'],
                           training.get('steps'), summary['curve']['optimizer'],
@@ -132,17 +118,17 @@ def _section(folder: str, view: str, summary: dict[str, Any]) -> list[str]:
   if view == 'plane':
     rows = [[name, *values, summary['grid_min'][name], summary['grid_max'][name]]
             for name, values in summary.get('at_points', {}).items()]
-    parts.append(_table(['series', *summary.get('labels', ['A', 'B', 'C']), 'grid min',
+    parts.append(html_table.table(['series', *summary.get('labels', ['A', 'B', 'C']), 'grid min',
                          'grid max'], rows))
     if summary.get('curve'):
       distance = summary['curve'].get('max_distance_from_plane_relative')
       parts.append(f'<p>Curve: {esc(str(summary["curve"]["curve"]))} with '
                    f'{summary["curve"]["num_bends"]} bend(s) from '
                    f'{esc(str(summary["curve"]["folder"]))}, drawn as its projection; its '
-                   f'largest distance from the plane is {_fmt(distance)} × |B − A|.</p>')
+                   f'largest distance from the plane is {html_table.cell(distance)} × |B − A|.</p>')
   parts += [_image(folder, name) for name in summary.get('files', [])
             if name.endswith('.png')]
-  parts.append(_table(['evaluation', 'value'], [
+  parts.append(html_table.table(['evaluation', 'value'], [
       ['examples per split', json.dumps(evaluation.get('examples'))],
       ['model state', evaluation.get('model_state')],
       ['strategy, points per chunk', f'{evaluation.get("strategy")}, '

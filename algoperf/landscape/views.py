@@ -247,13 +247,7 @@ def connect(ctx: Context, settings: curve.CurveSettings, folder: str,
 
 def load_curve(ctx: Context, folder: str):
   """(settings, bends) of the curve trained in `folder` between ctx's first two points."""
-  import json
-  path = os.path.join(folder, curve.CONFIG)
-  if not os.path.exists(path):
-    raise LandscapeError(f'--curve_dir={folder} holds no trained curve ({curve.CONFIG} is '
-                         'missing): run `landscape.py connect` with --output_dir there first')
-  with open(path, encoding='utf-8') as f:
-    record = json.load(f)
+  record = _curve_record(folder)
   settings = curve.CurveSettings(**record['curve'])
   trainer = trainer_for(ctx, settings, folder)
   ends = [record[end] for end in ('start', 'end')]
@@ -273,14 +267,19 @@ def load_curve(ctx: Context, folder: str):
 
 def curve_endpoints(folder: str) -> list[tuple[str, int]]:
   """The trial folders and steps a trained curve joins (from its record)."""
+  record = _curve_record(folder)
+  return [(record[end]['trial_dir'], record[end]['step']) for end in ('start', 'end')]
+
+
+def _curve_record(folder: str) -> dict:
+  """What `connect` recorded of the curve it trained in `folder`."""
   import json
   path = os.path.join(folder, curve.CONFIG)
   if not os.path.exists(path):
     raise LandscapeError(f'--curve_dir={folder} holds no trained curve ({curve.CONFIG} is '
                          'missing): run `landscape.py connect` with --output_dir there first')
   with open(path, encoding='utf-8') as f:
-    record = json.load(f)
-  return [(record[end]['trial_dir'], record[end]['step']) for end in ('start', 'end')]
+    return json.load(f)
 
 
 def plane(ctx: Context, grid_points: int = 21, margin: float = 0.2,
