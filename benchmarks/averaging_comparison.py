@@ -170,6 +170,9 @@ def main() -> None:
                        os.path.join(args.output_dir, workload_name))
       outcomes[algorithm] = read_outcome(algorithm, path, metric,
                                          workload.validation_target_value, higher)
+    for o in outcomes.values():
+      print(f'RESULT {workload_name}_{o.algorithm}_time_to_target_sec {o.time_to_target:.4g}')
+      print(f'RESULT {workload_name}_{o.algorithm}_final_validation_{metric} {o.final:.6g}')
     section = markdown(workload_name, outcomes, metric, higher)
     with open(os.path.join(args.output_dir, workload_name, SECTION), 'w',
               encoding='utf-8') as f:
