@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from reference_algorithms.common import averaging, batch_norm, eval_point
+from reference_algorithms.common import averaging, batch_norm, cyclic, eval_point
 
 # Train batches SWA's batch-norm recompute averages over: 16 batches of 128 are ~2,000
 # examples, half an epoch of MNIST-1D; torch's `update_bn` takes a full epoch.
@@ -54,3 +54,15 @@ def ensemble(capacity: int, due: averaging.Due) -> eval_point.EvalPlan:
     return state.training if members is None else members
 
   return eval_point.EvalPlan(evaluate, averaging.snapshot_ring(capacity, due))
+
+
+def ensemble_of_cycles(cycles_of):
+  """`build_eval_plan` for an ensemble of the last `hp.ensemble_size` snapshots, one at the
+  end of each cycle of `cycles_of(hp, step_hint) -> cyclic.Cycles` (FGE, snapshot ensembles)."""
+
+  def build_eval_plan(hp, workload, model_state):
+    del model_state
+    cycles = cycles_of(hp, workload.step_hint)
+    return ensemble(cyclic.ensemble_size(hp.ensemble_size), cycles.is_harvest)
+
+  return build_eval_plan

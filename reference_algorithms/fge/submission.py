@@ -56,10 +56,7 @@ def build_optimizer(hp, step_hint: int) -> optax.GradientTransformation:
   return base_optimizer.nadamw(hp, learning_rate(hp, step_hint))
 
 
-def build_eval_plan(hp, workload, model_state):
-  del model_state
-  cycles = fge_cycles(hp, workload.step_hint)
-  return eval_plans.ensemble(cyclic.ensemble_size(hp.ensemble_size), cycles.is_harvest)
+build_eval_plan = eval_plans.ensemble_of_cycles(fge_cycles)
 
 
 init_optimizer_state = submission_lib.make_init_optimizer_state(
