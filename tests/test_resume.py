@@ -126,6 +126,7 @@ def _kill_at_random_and_resume(tmp_path, rng):
   assert (np.diff(rows['score']) > 0).all()
 
 
+@pytest.mark.slow  # the default run kills at fixed points above
 def test_kill_at_a_random_point_then_resume_matches(tmp_path):
   _run(tmp_path / 'straight', 'fresh', tmp_path / 'straight.npz', steps=SHORT)
   _kill_at_random_and_resume(tmp_path, random.Random())

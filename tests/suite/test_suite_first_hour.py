@@ -37,7 +37,7 @@ def test_a_broken_submission_stops_the_suite_before_the_first_workload(tmp_path)
 def test_ctrl_c_is_clean_and_the_same_command_resumes(tmp_path):
   args = _suite_args(tmp_path, NADAMW / 'submission.py',
                      NADAMW / 'tuning_search_space_fixed.json', '--num_tuning_trials=1',
-                     '--max_global_steps=200000')
+                     '--max_global_steps=20000')
   # SIGINT as a terminal delivers it; a test runner started in the background (as CI may
   # be) hands its children SIGINT ignored, and Python then never raises KeyboardInterrupt.
   proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

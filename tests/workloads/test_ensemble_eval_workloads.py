@@ -12,8 +12,11 @@ from algoperf import spec
 from workloads import registry
 
 # One workload per kind of output: MLP and CNN classifiers (the CNN with batch norm, so
-# members carry model states), a per-token language model and a regression.
-KINDS = ('mnist1d', 'mnist1d_cnn_batchnorm', 'char_lm', 'noisy_quadratic')
+# members carry model states), a per-token language model and a regression. The language
+# model's check is slow (its ensembles run by default in
+# test_averaging_algorithms_on_workloads.py).
+KINDS = ('mnist1d', 'mnist1d_cnn_batchnorm', pytest.param('char_lm', marks=pytest.mark.slow),
+         'noisy_quadratic')
 
 
 def _members(workload, count):

@@ -7,7 +7,6 @@ per character (per byte: 98% of the bytes are ASCII characters), lower is better
 
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
@@ -78,8 +77,8 @@ class CharLmWorkload(ClassificationWorkload):
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del aux_dropout_rate
     self._dropout_rate = dropout_rate or 0.0
-    init = jax.jit(functools.partial(self._model.init, train=False))
-    params = init({'params': rng}, jnp.zeros((1, *self.input_shape), jnp.int32))['params']
+    params = self._init_variables({'params': rng},
+                                  jnp.zeros((1, *self.input_shape), jnp.int32))['params']
     self.set_param_shapes_and_types(params, models.infer_param_types(params))
     return jax_sharding_utils.replicate(params), None
 
