@@ -51,9 +51,12 @@ from workloads import registry  # noqa: E402
 # the ones tuned per workload when the targets were calibrated (benchmarks/calibration/points/);
 # AdamW, Adam, NAdam, Adafactor, SAM, Shampoo and Schedule-Free AdamW reuse them; RMSProp
 # rescales them to the same step size; SGD, Momentum and Nesterov share a learning-rate ladder
-# and LAMB (steps relative to |θ|) has its own.
+# and LAMB (steps relative to |θ|) has its own. SWA, FGE and snapshot ensembles run NAdamW's
+# points with their own averaging or cycle settings, FreezeOut a Nesterov ladder
+# (reference_algorithms/README.md).
 ALGORITHMS = ('nadamw', 'adam', 'adamw', 'nadam', 'momentum', 'nesterov', 'sgd', 'rmsprop',
-              'lamb', 'adafactor', 'sam', 'shampoo', 'schedule_free_adamw')
+              'lamb', 'adafactor', 'sam', 'shampoo', 'schedule_free_adamw', 'swa', 'fge',
+              'snapshot_ensemble', 'freezeout')
 FIXED_SPACE = 'tuning_search_space_fixed.json'
 SEED = 0
 MANIFEST = 'manifest.json'
