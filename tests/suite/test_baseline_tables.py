@@ -1,8 +1,11 @@
 """The stored-baseline tables: computed from the committed logs, and the README matches them."""
 
+import itertools
 import math
 import os
+import shutil
 
+import pandas as pd
 import pytest
 
 from algoperf import baseline_tables, logs
@@ -43,7 +46,7 @@ def _times_shown(tables):
     shown[row['algorithm'], row['variant']] = row['time to target']
     assert shown[row['algorithm'], row['its base']] == row['base time to target']
   # The ensembles' own table, when stored baselines evaluate ensembles.
-  for intro, table in zip(blocks, blocks[1:]):
+  for intro, table in itertools.pairwise(blocks):
     if intro.startswith('Ensembles'):
       for row in _cells(table):
         assert int(row['members']) > 1 and row['algorithm'] not in {a for a, _ in shown}
@@ -82,3 +85,27 @@ def test_rescoring_the_stored_logs_reproduces_the_manifest(manifest):
   times = baseline_tables.times_to_target(SUITE, os.path.join(STORED, 'runs'), names)
   for name in names:
     assert times[name] == pytest.approx(manifest['algorithms'][name]['time_to_target_sec'])
+
+
+def test_ensembles_get_their_own_table_and_leave_the_main_one(tmp_path, manifest):
+  """An algorithm whose evals are ensembles (here NAdamW's stored logs relabelled as 'fge')
+  is listed apart, with its members, as the leaderboard keeps ensembles apart."""
+  runs = tmp_path / 'runs'
+  shutil.copytree(os.path.join(STORED, 'runs', 'nadamw'), runs / 'nadamw')
+  shutil.copytree(os.path.join(STORED, 'runs', 'nadamw'), runs / 'fge')
+  for path in (runs / 'fge').rglob('eval_measurements.csv'):
+    frame = pd.read_csv(path)
+    frame['ensemble_members'] = 5
+    frame['ensemble_extra_bytes'] = 4 * 2**20
+    frame.to_csv(path, index=False)
+  entries = {'nadamw': manifest['algorithms']['nadamw'],
+             'fge': manifest['algorithms']['nadamw']}
+  text = baseline_tables.summary(SUITE, os.fspath(runs), {'algorithms': entries})
+  blocks = text.split('\n\n')
+  assert [row['algorithm'] for row in _cells(blocks[1])] == ['nadamw']
+  intro = next(i for i, block in enumerate(blocks) if block.startswith('Ensembles'))
+  (ensemble,) = _cells(blocks[intro + 1])
+  nadamw_row = _cells(blocks[1])[0]
+  assert ensemble['algorithm'] == 'fge' and ensemble['members'] == '5'
+  assert {w: ensemble[w] for w in SUITE.base_workloads} == {
+      w: nadamw_row[w] for w in SUITE.base_workloads}
