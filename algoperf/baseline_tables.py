@@ -13,7 +13,7 @@ import pandas as pd
 
 from algoperf import scoring
 from algoperf.progress import format_duration
-from algoperf.scoring.pipeline import ensemble_submissions
+from algoperf.scoring.pipeline import ensemble_submissions, ensemble_table
 from algoperf.suite import Suite
 
 CORE_BASELINE = 'nadamw'
@@ -105,8 +105,7 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
                         for t in trial_names)])
     lines.append(_table(['workload', *(t.replace('trial_', '') for t in trial_names)], rows))
   if ensembles:
-    members = evals[evals['submission'].isin(ensembles)].groupby('submission')[
-        'ensemble_members'].max()
+    members = ensemble_table(evals, times, ensembles)['members']
     lines += ['Ensembles (evaluated as several models, outside AlgoPerf\'s rules: a category '
               'of their own, never in the score; most members in one eval):', '']
     lines.append(_table(header[:1] + ['members'] + header[1:],
