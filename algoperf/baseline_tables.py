@@ -32,8 +32,7 @@ def _evals(suite: Suite, runs_dir: str) -> pd.DataFrame:
   return scoring.read_submissions(runs_dir, suite.targets, scoring.Issues())
 
 
-def _trial_results(suite: Suite, runs_dir: str, evals: pd.DataFrame | None = None):
-  evals = _evals(suite, runs_dir) if evals is None else evals
+def _trial_results(suite: Suite, evals: pd.DataFrame):
   return scoring.trial_results(evals, suite.targets)
 
 
@@ -45,7 +44,7 @@ def _workload_times(results, algorithms, workloads):
 def times_to_target(suite: Suite, runs_dir: str,
                     algorithms: list[str]) -> dict[str, dict[str, float | None]]:
   """Algorithm -> workload it ran -> time to the suite's current targets (None: missed)."""
-  results = _trial_results(suite, runs_dir)
+  results = _trial_results(suite, _evals(suite, runs_dir))
   times = _workload_times(results, algorithms, sorted(set(results['workload'])))
   # NaN: the algorithm has no runs there (e.g. a variant only the core baseline ran).
   return {a: {w: (float(t) if np.isfinite(t) else None) for w, t in times.loc[a].items()
@@ -57,16 +56,16 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
   """Time to target per algorithm and workload (+ wall time), the variants run, then
   per-trial breakdowns, then the ensembles in their own table (docs/ensembles.md)."""
   evals = _evals(suite, runs_dir)
-  results = _trial_results(suite, runs_dir, evals)
+  results = _trial_results(suite, evals)
   present = set(results['workload'])
   workloads = [w for w in suite.base_workloads if w in present]
   variants = [w for w in suite.variants if w in present]
-  ensembles = ensemble_submissions(evals)
   # The core baseline first, then alphabetical; ensembles apart, as the leaderboard has them.
   stored = sorted((a for a in manifest['algorithms'] if a in set(results['submission'])),
                   key=lambda a: (a != CORE_BASELINE, a))
-  algorithms = [a for a in stored if a not in ensembles]
-  ensembles = [a for a in stored if a in ensembles]
+  evaluated_ensembles = set(ensemble_submissions(evals))
+  algorithms = [a for a in stored if a not in evaluated_ensembles]
+  ensembles = [a for a in stored if a in evaluated_ensembles]
   times = _workload_times(results, stored, workloads + variants)
 
   def time_rows(names):
