@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from algoperf import scoring
+from algoperf import scoring, speed_compare
 from algoperf.progress import format_duration
 from algoperf.scoring.pipeline import ensemble_submissions, ensemble_table
 from algoperf.suite import Suite
@@ -67,9 +67,12 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
   algorithms = [a for a in stored if a not in evaluated_ensembles]
   ensembles = [a for a in stored if a in evaluated_ensembles]
   times = _workload_times(results, stored, workloads + variants)
+  # Baselines recorded on a machine of another speed are marked, and said why below.
+  elsewhere = speed_compare.other_machines(speed_compare.reference_of(manifest, runs_dir))
 
   def time_rows(names):
-    return [[a, *(_seconds(times.loc[a, w]) for w in workloads),
+    return [[a + (f' {speed_compare.OTHER_MACHINE}' if a in elsewhere else ''),
+             *(_seconds(times.loc[a, w]) for w in workloads),
              f'{int(np.isfinite(times.loc[a, workloads]).sum())}/{len(workloads)}',
              format_duration(manifest['algorithms'][a]['wall_sec'])] for a in names]
 
@@ -108,8 +111,16 @@ def summary(suite: Suite, runs_dir: str, manifest: dict, per_trial=(CORE_BASELIN
     lines += ['Ensembles (evaluated as several models, outside AlgoPerf\'s rules: a category '
               'of their own, never in the score; most members in one eval):', '']
     lines.append(_table(header[:1] + ['members'] + header[1:],
-                        [[row[0], str(int(members[row[0]])), *row[1:]]
-                         for row in time_rows(ensembles)]))
+                        [[row[0], str(int(members[name])), *row[1:]]
+                         for name, row in zip(ensembles, time_rows(ensembles), strict=True)]))
+  if elsewhere:
+    lines += [f'{speed_compare.OTHER_MACHINE} Recorded on another machine than the core '
+              'baseline\'s, so not comparable with the other rows: its own probe of NAdamW\'s '
+              'step against the core baseline\'s machine (slower: fewer steps in the same '
+              'budget).', '']
+    lines += [f'- {name}: {speed_compare.speeds_text(factors)}'
+              for name, factors in elsewhere.items()]
+    lines.append('')
   return '\n'.join(lines)
 
 

@@ -28,6 +28,7 @@ PROBES_KEY = 'probes'  # manifest: {'missing': [algorithms without a probe], 're
 REGENERATE_TRIALS = 5  # regenerate.py's default protocol: 1 study x 5 trials
 NORMALISED_TITLE = ('Hardware-normalised times (APPROXIMATION, not a measurement: time x this '
                     "machine's steps/s / the reference machine's, i.e. time / factor)")
+OTHER_MACHINE = '†'  # marks a stored baseline recorded on a machine of another speed
 Notice = tuple[str, list[str]]  # (title, lines): what report.write_report shows in a box
 
 
@@ -42,6 +43,8 @@ class Reference:
   reference_label: str = ''
   lacking: list[str] = dataclasses.field(default_factory=list)  # baselines without a probe
   algorithms: list[str] = dataclasses.field(default_factory=list)
+  # algorithm -> workload -> its own probe's entry, for the baselines that carry one
+  probes: dict[str, dict[str, dict]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -58,9 +61,14 @@ class Factor:
     return self.there / self.here if self.here and self.there else None
 
   @property
-  def comparable(self) -> bool:
+  def out_of_tolerance(self) -> bool:
+    """The speeds differ by more than TOLERANCE, either way (probes stable or not)."""
     v = self.value
-    return v is not None and not self.unstable and max(v, 1 / v) - 1 <= TOLERANCE
+    return v is not None and max(v, 1 / v) - 1 > TOLERANCE
+
+  @property
+  def comparable(self) -> bool:
+    return self.value is not None and not self.unstable and not self.out_of_tolerance
 
   def describe(self) -> str:
     if self.here is None:
@@ -90,27 +98,43 @@ def _read(path: str) -> dict:
 
 
 def load_reference(baselines_dir: str) -> Reference | None:
-  """The baselines' own probes (median over algorithms), else the labelled reference probe."""
+  """The baselines' machine: the one that recorded the core baseline (NAdamW, the probe's own
+  algorithm) when it is stored, else the median of the stored probes; then the recording
+  machine's rate in NAdamW's logs, then the labelled reference probe, where those lack one."""
   folder = _manifest_dir(baselines_dir)
   if folder is None:
     return None
-  manifest = _read(os.path.join(folder, MANIFEST))
+  return reference_of(_read(os.path.join(folder, MANIFEST)), baselines_dir, folder)
+
+
+def reference_of(manifest: Mapping[str, Any], baselines_dir: str,
+                 folder: str | None = None) -> Reference:
+  """load_reference's reference from a manifest already read (`folder`: where a labelled
+  reference probe may lie)."""
+  entries = manifest.get('algorithms', {})
+  probes = {name: (entry.get('probe') or {}).get('workloads') or {}
+            for name, entry in entries.items()}
+  probes = {name: {w: r for w, r in rates.items() if 'steps_per_sec' in r}
+            for name, rates in probes.items()}
+  # A core baseline without a probe was recorded before the probe existed: its logs say its
+  # machine's speed, and the other algorithms' probes (perhaps another machine) do not.
+  core = [LOGGED_ALGORITHM] if LOGGED_ALGORITHM in entries else list(probes)
   own: dict[str, list[float]] = {}
   unstable = set()
-  for entry in manifest.get('algorithms', {}).values():
-    for name, w in ((entry.get('probe') or {}).get('workloads') or {}).items():
-      if 'steps_per_sec' in w:
-        own.setdefault(name, []).append(w['steps_per_sec'])
-        unstable |= {name} if w.get('unstable') else set()
+  for name in core:
+    for workload, w in probes.get(name, {}).items():
+      own.setdefault(workload, []).append(w['steps_per_sec'])
+      unstable |= {workload} if w.get('unstable') else set()
   ref = Reference({n: statistics.median(r) for n, r in own.items()}, unstable,
                   dict.fromkeys(own, 'baselines'),
                   lacking=list(manifest.get(PROBES_KEY, {}).get('missing', [])),
-                  algorithms=sorted(manifest.get('algorithms', {})))
+                  algorithms=sorted(entries), probes={n: r for n, r in probes.items() if r})
   for name, rate in logged_rates(baselines_dir, manifest.get('suite')).items():
     if name not in ref.rates:
       ref.rates[name], ref.source[name] = rate, 'logs'
-  path = os.path.join(folder, manifest.get(PROBES_KEY, {}).get('reference', REFERENCE_PROBE))
-  if os.path.isfile(path):
+  path = os.path.join(folder or '', manifest.get(PROBES_KEY, {}).get('reference',
+                                                                     REFERENCE_PROBE))
+  if folder is not None and os.path.isfile(path):
     probe = _read(path)
     ref.reference_label = probe.get('note') or f'reference probe {path}'
     for name, w in probe.get('workloads', {}).items():
@@ -118,6 +142,61 @@ def load_reference(baselines_dir: str) -> Reference | None:
         ref.rates[name], ref.source[name] = w['steps_per_sec'], 'reference'
         ref.unstable |= {name} if w.get('unstable') else set()
   return ref
+
+
+def other_machines(reference: Reference) -> dict[str, list[Factor]]:
+  """The stored baselines recorded on a machine whose speed differs from the baselines'
+  machine by more than TOLERANCE on some workload, with their factors (their probe against
+  the reference: > 1, their machine was slower). Their times are not comparable with the
+  other baselines'. A difference within tolerance counts as the same machine, even when a
+  probe was unstable."""
+  found = {}
+  for name, rates in sorted(reference.probes.items()):
+    factors = [Factor(w, r['steps_per_sec'], reference.rates[w],
+                      bool(r.get('unstable')) or w in reference.unstable, reference.source[w])
+               for w, r in sorted(rates.items()) if w in reference.rates]
+    if any(f.out_of_tolerance for f in factors):
+      found[name] = factors
+  return found
+
+
+def speeds_text(factors: Sequence[Factor]) -> str:
+  """'mnist1d 2.11x slower, char_lm 1.30x faster (unstable probe)': > 1 is slower."""
+  return ', '.join(f'{f.workload} '
+                   + (f'{f.value:.2f}x slower' if f.value >= 1 else f'{1 / f.value:.2f}x faster')
+                   + (' (unstable probe)' if f.unstable else '') for f in factors)
+
+
+def other_machines_notice(reference: Reference | None,
+                          probe: Mapping[str, Any] | None = None) -> Notice | None:
+  """The box that says which stored baselines come from another machine (None: all from one),
+  and, given this run's probe, how this machine compares with theirs."""
+  found = other_machines(reference) if reference is not None else {}
+  if not found:
+    return None
+  core = (f'the core baseline\'s ({LOGGED_ALGORITHM})'
+          if LOGGED_ALGORITHM in reference.algorithms else 'the other baselines\'')
+  lines = [f'{name}, against {core} machine: {speeds_text(factors)}'
+           for name, factors in found.items()]
+  lines += ['(each algorithm\'s own probe, NAdamW\'s step in steps/s, taken before it was '
+            'recorded, against the reference above)']
+  lines += ['', 'Their times are not comparable with the other baselines\' (nor their scores, '
+            'which mix them): compare them with each other, or re-record them with the rest on '
+            'one machine (docs/machine_probe.md). The leaderboard names them '
+            f'"<algorithm> [baseline {OTHER_MACHINE}]".']
+  if probe is not None:
+    here = {w: r['steps_per_sec'] for w, r in probe.get('workloads', {}).items()
+            if 'steps_per_sec' in r}
+    for name, factors in found.items():
+      mine = [Factor(f.workload, here[f.workload], f.here, f.unstable) for f in factors
+              if f.workload in here]
+      if mine:
+        same = all(f.comparable for f in mine)
+        lines.append(f'This machine against {name}\'s: {speeds_text(mine)}'
+                     + (' (within tolerance: like-for-like with it)' if same else ''))
+  title = (f'Stored baselines from more than one machine: {", ".join(found)} recorded on a '
+           f'machine whose speed differs from {core} by more than {TOLERANCE:.0%}')
+  return title, lines
 
 
 # The stored trial whose step is the probe's: NAdamW at point 1 of its fixed list, trial 1.
@@ -310,6 +389,9 @@ def suite_notices(probe: Mapping[str, Any] | None, baselines_dir: str | None,
               else ['nadamw'])
   notices = [speed_notice(probe, reference, workloads, rerecord, rerecord_dir, estimate,
                           score_run)]
+  mixed = other_machines_notice(reference, probe)
+  if mixed is not None:
+    notices.append(mixed)
   if normalize and runs and probe is not None and reference is not None:
     notices.append(normalised_notice(compare(probe, reference, workloads),
                                      {r.workload: r.time_to_target() for r in runs}))

@@ -39,6 +39,8 @@ LEADERBOARD = 'leaderboard'
 ANALYSIS = 'analysis'
 RUN_RECORD = 'suite_run.json'
 BASELINE_SUFFIX = ' [baseline]'
+# A stored baseline recorded on a machine of another speed than the set's (speed_compare).
+OTHER_MACHINE_SUFFIX = f' [baseline {speed_compare.OTHER_MACHINE}]'
 # Fields of a run that must not change when it is resumed.
 _IDENTITY = ('suite', 'submission_path', 'tuning_ruleset', 'tuning_search_space',
              'num_tuning_trials', 'num_studies', 'rng_seed')
@@ -323,9 +325,15 @@ def read_evals(suite: Suite, runs_dir: str, baselines_dir: str | None,
       issues.warn(f'{baselines_dir}: no stored baselines there; scored without them')
     else:
       baselines = scoring.read_submissions(baselines_dir, suite.targets, issues)
-      baselines['submission'] = baselines['submission'] + BASELINE_SUFFIX
+      reference = speed_compare.load_reference(baselines_dir)
+      elsewhere = speed_compare.other_machines(reference) if reference else {}
+
+      def label(name):
+        return name + (OTHER_MACHINE_SUFFIX if name in elsewhere else BASELINE_SUFFIX)
+
+      baselines['submission'] = baselines['submission'].map(label)
       frames.append(baselines)
-      names += [n + BASELINE_SUFFIX for n in scoring.reader.submission_names(baselines_dir)]
+      names += [label(n) for n in scoring.reader.submission_names(baselines_dir)]
   frames = [f for f in frames if not f.empty]
   evals = (pd.concat(frames, ignore_index=True) if frames
            else pd.DataFrame(columns=scoring.reader.COLUMNS))
@@ -363,4 +371,4 @@ def score_suite(suite: Suite, experiment_dir: str, baselines_dir: str | None,
 
 def own_runs(names: Sequence[str]) -> list[str]:
   """The submissions of a suite leaderboard that are the user's: all but the baselines."""
-  return [n for n in names if not n.endswith(BASELINE_SUFFIX)]
+  return [n for n in names if not n.endswith((BASELINE_SUFFIX, OTHER_MACHINE_SUFFIX))]

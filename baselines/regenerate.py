@@ -19,6 +19,9 @@ instead, e.g. to compare a run with baselines re-recorded on the same machine
 
   python baselines/regenerate.py --algorithms=nadamw --workloads=mnist1d --output_dir=here
   python run_suite.py --baselines_dir=here/runs
+
+One set, one machine: adding to a set recorded at another speed (more than the probe's
+tolerance apart) is refused unless --mixed_machines, which stores them marked as such.
 """
 
 import json
@@ -83,6 +86,11 @@ flags.DEFINE_string('score_run', None,
                     'run_suite.py against the baselines just recorded (use with --output_dir): '
                     'the like-for-like comparison, written to <score_run>/'
                     'leaderboard_like_for_like/.')
+flags.DEFINE_bool('mixed_machines', False,
+                  'Record into a baseline set whose other algorithms ran on a machine of another '
+                  'speed (more than the speed tolerance apart on some workload). Refused by '
+                  'default: their times would not be comparable. The leaderboard and the tables '
+                  'then mark the algorithms recorded here (docs/machine_probe.md).')
 FLAGS = flags.FLAGS
 LIKE_FOR_LIKE = 'leaderboard_like_for_like'
 
@@ -151,6 +159,29 @@ def _record_probe(manifest: dict, name: str, probe: dict, replace: bool) -> None
     missing.remove(name)
 
 
+def _check_one_machine(manifest: dict, runs_dir: str, out_dir: str, probe: dict,
+                       adding: bool) -> None:
+  """Refuse to add baselines recorded at another speed than the ones the set keeps, unless
+  --mixed_machines: one set, one machine, or its times are not comparable."""
+  kept = dict(manifest['algorithms']) if adding else {
+      n: e for n, e in manifest['algorithms'].items() if n not in FLAGS.algorithms}
+  if not kept:
+    return
+  reference = speed_compare.reference_of({**manifest, 'algorithms': kept}, runs_dir, out_dir)
+  off = [f for f in speed_compare.compare(probe, reference, sorted(probe['workloads']))
+         if f.out_of_tolerance]
+  if off and not FLAGS.mixed_machines:
+    raise app.UsageError(
+        f'This machine\'s speed differs from the one that recorded {", ".join(sorted(kept))} '
+        f'in {out_dir} by more than {speed_compare.TOLERANCE:.0%}: '
+        + speed_compare.speeds_text(off) + '. Their times would not be comparable. Record '
+        'elsewhere (--output_dir=<new folder>, with the algorithms to compare against), or pass '
+        '--mixed_machines to store them anyway, marked as recorded on another machine.')
+  if off:
+    print(f'--mixed_machines: recording on a machine of another speed ('
+          f'{speed_compare.speeds_text(off)}); these baselines will be marked.', flush=True)
+
+
 def main(argv):
   del argv
   suite = suite_lib.load_suite(FLAGS.suite)
@@ -182,6 +213,7 @@ def main(argv):
   os.makedirs(out_dir, exist_ok=True)
   probe = speed_probe.probe(suite.select(FLAGS.workloads), data_dir=data_dir, print_fn=print)
   print('\n'.join(speed_probe.table_lines(probe)), flush=True)
+  _check_one_machine(manifest, runs_dir, out_dir, probe, adding=bool(workloads))
   for name in FLAGS.algorithms:
     fresh = not workloads or name not in manifest['algorithms']
     if fresh:  # Also --workloads for an algorithm not stored here (a new --output_dir).

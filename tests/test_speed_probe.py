@@ -107,6 +107,54 @@ def test_a_slower_machine_is_said_to_be_slower_with_its_factor(baselines):
           '--workloads=mnist1d,noisy_quadratic --output_dir=here') in out
 
 
+def _add_probed(baselines, **slowdowns):
+  """Store each named algorithm with its own probe of a machine `slowdown` times slower."""
+  path = baselines.parent / 'manifest.json'
+  manifest = json.loads(path.read_text())
+  for name, slowdown in slowdowns.items():
+    manifest['algorithms'][name] = {'probe': _probe(slowdown=slowdown)}
+  path.write_text(json.dumps(manifest))
+
+
+def test_baselines_recorded_on_another_machine_are_named_with_their_factors(baselines):
+  """The core baseline (NAdamW) has no probe, so the reference stays its machine's; SWA's
+  probe says a machine 2x slower: named, with its factors, and this run's machine is compared
+  with SWA's too. SAM's machine, 1.1x slower, is within tolerance: the same machine."""
+  _add_probed(baselines, swa=2.0, sam=1.1)
+  reference = speed_compare.load_reference(os.fspath(baselines))
+  assert reference.rates['mnist1d'] == pytest.approx(1500.0)  # not the median with SWA's
+  assert reference.source['mnist1d'] == 'reference'
+  assert list(speed_compare.other_machines(reference)) == ['swa']
+  title, lines = speed_compare.other_machines_notice(reference, _probe(slowdown=2.0))
+  out = '\n'.join(lines)
+  assert 'more than one machine: swa' in title
+  assert ("swa, against the core baseline's (nadamw) machine: mnist1d 2.00x slower, "
+          'noisy_quadratic 2.00x slower') in out
+  assert ("This machine against swa's: mnist1d 1.00x slower, noisy_quadratic 1.00x slower "
+          '(within tolerance: like-for-like with it)') in out
+  # In the suite's notices, after the speed check, on the terminal and the HTML page alike.
+  notices = speed_compare.suite_notices(_probe(), os.fspath(baselines), ['mnist1d'],
+                                        {'mnist1d': 60.0}, 1, 'mine')
+  assert [n[0].split(':')[0] for n in notices] == [
+      'Machine speed', 'Stored baselines from more than one machine']
+
+
+def test_baselines_from_one_machine_say_nothing_more(baselines):
+  _add_probed(baselines, swa=1.0)
+  reference = speed_compare.load_reference(os.fspath(baselines))
+  assert speed_compare.other_machines_notice(reference) is None
+
+
+def test_without_a_core_baseline_the_reference_is_the_median_of_the_probes(tmp_path):
+  (tmp_path / 'runs').mkdir()
+  (tmp_path / 'manifest.json').write_text(json.dumps({'algorithms': {
+      name: {'probe': _probe(slowdown=s)} for name, s in (('a', 1.0), ('b', 2.0), ('c', 4.0))}}))
+  reference = speed_compare.load_reference(os.fspath(tmp_path / 'runs'))
+  assert reference.rates['mnist1d'] == pytest.approx(750.0)
+  assert reference.source['mnist1d'] == 'baselines'
+  assert list(speed_compare.other_machines(reference)) == ['a', 'c']
+
+
 def test_the_like_for_like_command_scores_the_run_against_the_re_recorded_baselines():
   """The notice's one command: regenerate.py with --score_run re-records, then scores the
   user's suite run against the baselines it just recorded."""

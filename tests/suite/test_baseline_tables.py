@@ -8,8 +8,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from algoperf import baseline_tables, logs
+from algoperf import baseline_tables, logs, speed_compare, suite_runner
 from algoperf import suite as suite_lib
+from algoperf.scoring.issues import Issues
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SUITE = suite_lib.load_suite(suite_lib.LITE)
@@ -34,11 +35,17 @@ def _cells(table):
           for line in lines[2:]]
 
 
+def _name(cell):
+  """The algorithm in a table cell, without the mark of a baseline from another machine."""
+  return cell.removesuffix(f' {speed_compare.OTHER_MACHINE}')
+
+
 def _times_shown(tables):
   """(algorithm, workload) -> time-to-target cell, from the summary and variants tables."""
   blocks = tables.split('\n\n')
   shown = {}
   for row in _cells(blocks[1]):
+    row['algorithm'] = _name(row['algorithm'])
     shown.update({(row['algorithm'], w): cell for w, cell in row.items()
                   if w in SUITE.workloads})
   assert blocks[2].startswith('The variants'), blocks[2]
@@ -49,6 +56,7 @@ def _times_shown(tables):
   for intro, table in itertools.pairwise(blocks):
     if intro.startswith('Ensembles'):
       for row in _cells(table):
+        row['algorithm'] = _name(row['algorithm'])
         assert int(row['members']) > 1 and row['algorithm'] not in {a for a, _ in shown}
         shown.update({(row['algorithm'], w): cell for w, cell in row.items()
                       if w in SUITE.workloads})
@@ -109,3 +117,31 @@ def test_ensembles_get_their_own_table_and_leave_the_main_one(tmp_path, manifest
   assert ensemble['algorithm'] == 'fge' and ensemble['members'] == '5'
   assert {w: ensemble[w] for w in SUITE.base_workloads} == {
       w: nadamw_row[w] for w in SUITE.base_workloads}
+
+
+def test_a_baseline_recorded_on_another_machine_is_marked_with_its_factors(tmp_path, manifest):
+  """NAdamW's stored logs copied as 'swa', whose own probe says its machine ran NAdamW's step
+  at half the speed the core baseline's logs show: its row is marked and the factor given;
+  an algorithm probed within tolerance of the core's machine is not marked."""
+  runs = tmp_path / 'runs'
+  for name in ('nadamw', 'swa', 'adam'):
+    shutil.copytree(os.path.join(STORED, 'runs', 'nadamw'), runs / name)
+  rate = speed_compare.logged_rates(os.fspath(runs), SUITE.benchmark_version)['mnist1d']
+
+  def probed(steps_per_sec):
+    return {**manifest['algorithms']['nadamw'],
+            'probe': {'workloads': {'mnist1d': {'steps_per_sec': steps_per_sec}}}}
+
+  mixed = {'suite': SUITE.benchmark_version, 'probes': {'missing': ['nadamw']},
+           'algorithms': {'nadamw': manifest['algorithms']['nadamw'], 'swa': probed(rate / 2),
+                          'adam': probed(rate * 1.1)}}
+  text = baseline_tables.summary(SUITE, os.fspath(runs), mixed)
+  rows = [row['algorithm'] for row in _cells(text.split('\n\n')[1])]
+  assert rows == ['nadamw', 'adam', f'swa {speed_compare.OTHER_MACHINE}']
+  assert '- swa: mnist1d 2.00x slower' in text and '- adam' not in text
+  # The leaderboard's names say it too.
+  logs.write_json(os.fspath(tmp_path / 'manifest.json'), mixed)
+  _, names = suite_runner.read_evals(SUITE, os.fspath(tmp_path / 'mine'), os.fspath(runs),
+                                     Issues())
+  assert sorted(names) == ['adam [baseline]', 'nadamw [baseline]', 'swa [baseline †]']
+  assert suite_runner.own_runs(names) == []
