@@ -171,15 +171,20 @@ def _check_one_machine(manifest: dict, runs_dir: str, out_dir: str, probe: dict,
   off = [f for f in speed_compare.compare(probe, reference, sorted(probe['workloads']))
          if f.out_of_tolerance]
   if off and not FLAGS.mixed_machines:
+    unstable = any(f.unstable for f in off)
     raise app.UsageError(
         f'This machine\'s speed differs from the one that recorded {", ".join(sorted(kept))} '
         f'in {out_dir} by more than {speed_compare.TOLERANCE:.0%}: '
         + speed_compare.speeds_text(off) + '. Their times would not be comparable. Record '
         'elsewhere (--output_dir=<new folder>, with the algorithms to compare against), or pass '
-        '--mixed_machines to store them anyway, marked as recorded on another machine.')
+        '--mixed_machines to store them anyway, marked as recorded on another machine.'
+        + (' An unstable probe (this one or theirs) means the speed moved while it was '
+           'measured: if this is the machine that recorded them, pass --mixed_machines; the '
+           'entries keep their probes.' if unstable else ''))
   if off:
     print(f'--mixed_machines: recording on a machine of another speed ('
-          f'{speed_compare.speeds_text(off)}); these baselines will be marked.', flush=True)
+          f'{speed_compare.speeds_text(off)}); the tables and the leaderboard mark each baseline '
+          'whose own probe differs from the set\'s machine.', flush=True)
 
 
 def main(argv):
