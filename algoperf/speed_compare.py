@@ -185,11 +185,11 @@ def other_machines_notice(reference: Reference | None,
             'one machine (docs/machine_probe.md). The leaderboard names them '
             f'"<algorithm> [baseline {OTHER_MACHINE}]".']
   if probe is not None:
-    here = {w: r['steps_per_sec'] for w, r in probe.get('workloads', {}).items()
-            if 'steps_per_sec' in r}
-    for name, factors in found.items():
-      mine = [Factor(f.workload, here[f.workload], f.here, f.unstable) for f in factors
-              if f.workload in here]
+    here = {w: r for w, r in probe.get('workloads', {}).items() if 'steps_per_sec' in r}
+    for name in found:
+      mine = [Factor(w, here[w]['steps_per_sec'], theirs['steps_per_sec'],
+                     bool(here[w].get('unstable') or theirs.get('unstable')))
+              for w, theirs in sorted(reference.probes[name].items()) if w in here]
       if mine:
         same = all(f.comparable for f in mine)
         lines.append(f'This machine against {name}\'s: {speeds_text(mine)}'

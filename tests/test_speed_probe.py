@@ -132,6 +132,9 @@ def test_baselines_recorded_on_another_machine_are_named_with_their_factors(base
           'noisy_quadratic 2.00x slower') in out
   assert ("This machine against swa's: mnist1d 1.00x slower, noisy_quadratic 1.00x slower "
           '(within tolerance: like-for-like with it)') in out
+  _, lines = speed_compare.other_machines_notice(reference, _probe(2.0, jitter=(1.0, 1.6)))
+  (line,) = [line for line in lines if line.startswith("This machine against swa's")]
+  assert '(unstable probe)' in line and 'like-for-like' not in line
   # In the suite's notices, after the speed check, on the terminal and the HTML page alike.
   notices = speed_compare.suite_notices(_probe(), os.fspath(baselines), ['mnist1d'],
                                         {'mnist1d': 60.0}, 1, 'mine')
