@@ -132,9 +132,9 @@ def reference_of(manifest: Mapping[str, Any], baselines_dir: str,
   for name, rate in logged_rates(baselines_dir, manifest.get('suite')).items():
     if name not in ref.rates:
       ref.rates[name], ref.source[name] = rate, 'logs'
-  path = os.path.join(folder or '', manifest.get(PROBES_KEY, {}).get('reference',
-                                                                     REFERENCE_PROBE))
-  if folder is not None and os.path.isfile(path):
+  name = manifest.get(PROBES_KEY, {}).get('reference', REFERENCE_PROBE)
+  path = os.path.join(folder, name) if folder is not None else None
+  if path is not None and os.path.isfile(path):
     probe = _read(path)
     ref.reference_label = probe.get('note') or f'reference probe {path}'
     for name, w in probe.get('workloads', {}).items():
@@ -152,9 +152,8 @@ def other_machines(reference: Reference) -> dict[str, list[Factor]]:
   probe was unstable."""
   found = {}
   for name, rates in sorted(reference.probes.items()):
-    factors = [Factor(w, r['steps_per_sec'], reference.rates[w],
-                      bool(r.get('unstable')) or w in reference.unstable, reference.source[w])
-               for w, r in sorted(rates.items()) if w in reference.rates]
+    factors = compare({'workloads': rates}, reference,
+                      sorted(w for w in rates if w in reference.rates))
     if any(f.out_of_tolerance for f in factors):
       found[name] = factors
   return found
@@ -185,11 +184,12 @@ def other_machines_notice(reference: Reference | None,
             'one machine (docs/machine_probe.md). The leaderboard names them '
             f'"<algorithm> [baseline {OTHER_MACHINE}]".']
   if probe is not None:
-    here = {w: r for w, r in probe.get('workloads', {}).items() if 'steps_per_sec' in r}
+    here = {w for w, r in probe.get('workloads', {}).items() if 'steps_per_sec' in r}
     for name in found:
-      mine = [Factor(w, here[w]['steps_per_sec'], theirs['steps_per_sec'],
-                     bool(here[w].get('unstable') or theirs.get('unstable')))
-              for w, theirs in sorted(reference.probes[name].items()) if w in here]
+      rates = reference.probes[name]
+      theirs = Reference({w: r['steps_per_sec'] for w, r in rates.items()},
+                         {w for w, r in rates.items() if r.get('unstable')}, {})
+      mine = compare(probe, theirs, sorted(here & set(rates)))
       if mine:
         same = all(f.comparable for f in mine)
         lines.append(f'This machine against {name}\'s: {speeds_text(mine)}'
