@@ -132,15 +132,15 @@ def reference_of(manifest: Mapping[str, Any], baselines_dir: str,
   for name, rate in logged_rates(baselines_dir, manifest.get('suite')).items():
     if name not in ref.rates:
       ref.rates[name], ref.source[name] = rate, 'logs'
-  name = manifest.get(PROBES_KEY, {}).get('reference', REFERENCE_PROBE)
-  path = os.path.join(folder, name) if folder is not None else None
+  probe_file = manifest.get(PROBES_KEY, {}).get('reference', REFERENCE_PROBE)
+  path = os.path.join(folder, probe_file) if folder is not None else None
   if path is not None and os.path.isfile(path):
     probe = _read(path)
     ref.reference_label = probe.get('note') or f'reference probe {path}'
-    for name, w in probe.get('workloads', {}).items():
-      if name not in ref.rates and 'steps_per_sec' in w:
-        ref.rates[name], ref.source[name] = w['steps_per_sec'], 'reference'
-        ref.unstable |= {name} if w.get('unstable') else set()
+    for workload, w in probe.get('workloads', {}).items():
+      if workload not in ref.rates and 'steps_per_sec' in w:
+        ref.rates[workload], ref.source[workload] = w['steps_per_sec'], 'reference'
+        ref.unstable |= {workload} if w.get('unstable') else set()
   return ref
 
 
